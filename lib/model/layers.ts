@@ -1,0 +1,149 @@
+/**
+ * The building blocks of the networks, written as functions over a {@link ParamStore}, with PyTorch numerics:
+ * explicit symmetric zero padding (never TF's asymmetric "same" for strided convs), BatchNorm with eps 1e-5
+ * that normalises with the batch's biased variance in training and updates running statistics with PyTorch's
+ * momentum 0.1 (unbiased variance), and linear layers.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ParamKind, ParamSpec, ParamStore } from "./params.ts";
+
+/** BatchNorm epsilon (PyTorch default). */
+export const BN_EPS = 1e-5;
+/** PyTorch BatchNorm momentum (weight of the new batch statistic in the running average). */
+export const BN_MOMENTUM = 0.1;
+
+/** State passed through a forward pass. */
+export interface ForwardContext {
+  /** The parameters. */
+  params: ParamStore;
+  /** Training mode: BatchNorm uses batch statistics and updates its running statistics. */
+  training: boolean;
+  /** When false, training-mode BatchNorm does not update running statistics (e.g. for a gradient check). */
+  updateRunningStats?: boolean;
+}
+
+/** Look up a parameter by PyTorch name, with an error naming it when missing. */
+export function param(ctx: ForwardContext, name: string): tf.Variable {
+  const v = ctx.params.get(name);
+  if (!v) throw new Error(`model parameter "${name}" is missing`);
+  return v;
+}
+
+/** Parameter declarations of a conv layer (`name.weight`, plus `name.bias` when `bias`). */
+export function convSpecs(
+  name: string,
+  inC: number,
+  outC: number,
+  k: number,
+  opts: { bias?: boolean; init?: "kaiming_fan_out" | "default" } = {},
+): ParamSpec[] {
+  const fanIn = inC * k * k;
+  const specs: ParamSpec[] = [{
+    name: `${name}.weight`,
+    kind: "conv",
+    shape: [k, k, inC, outC],
+    init: opts.init === "kaiming_fan_out"
+      ? { type: "kaiming_normal_fan_out" }
+      : { type: "uniform_fan_in", fanIn },
+  }];
+  if (opts.bias) {
+    specs.push({
+      name: `${name}.bias`,
+      kind: "vector",
+      shape: [outC],
+      init: { type: "uniform_fan_in", fanIn },
+    });
+  }
+  return specs;
+}
+
+/** Parameter declarations of a BatchNorm layer (affine weight/bias and running mean/var buffers). */
+export function batchNormSpecs(name: string, channels: number): ParamSpec[] {
+  const v = (suffix: string, kind: ParamKind, value: number): ParamSpec => ({
+    name: `${name}.${suffix}`,
+    kind,
+    shape: [channels],
+    init: { type: "const", value },
+  });
+  return [
+    v("weight", "vector", 1),
+    v("bias", "vector", 0),
+    v("running_mean", "buffer", 0),
+    v("running_var", "buffer", 1),
+  ];
+}
+
+/** Parameter declarations of a linear layer (PyTorch default init). */
+export function linearSpecs(name: string, inF: number, outF: number): ParamSpec[] {
+  return [
+    {
+      name: `${name}.weight`,
+      kind: "linear",
+      shape: [inF, outF],
+      init: { type: "uniform_fan_in", fanIn: inF },
+    },
+    { name: `${name}.bias`, kind: "vector", shape: [outF], init: { type: "uniform_fan_in", fanIn: inF } },
+  ];
+}
+
+/** 2-D convolution, NHWC, PyTorch-style symmetric zero padding `pad`, optional bias. */
+export function conv2d(
+  ctx: ForwardContext,
+  name: string,
+  x: tf.Tensor4D,
+  stride: number,
+  pad: number,
+  bias = false,
+): tf.Tensor4D {
+  const w = param(ctx, `${name}.weight`) as tf.Tensor4D;
+  let y = tf.conv2d(x, w, stride, pad === 0 ? "valid" : pad);
+  if (bias) y = tf.add(y, param(ctx, `${name}.bias`));
+  return y;
+}
+
+function updateRunningStats(
+  ctx: ForwardContext,
+  name: string,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  count: number,
+): void {
+  if (ctx.updateRunningStats === false) return;
+  const rm = param(ctx, `${name}.running_mean`);
+  const rv = param(ctx, `${name}.running_var`);
+  const unbiased = count > 1 ? count / (count - 1) : 1;
+  tf.tidy(() => {
+    rm.assign(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+    rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiased)));
+  });
+}
+
+/**
+ * BatchNorm over all axes but the last (NHWC images or [N, C] rows). Training mode normalises with the batch's
+ * mean and biased variance and updates the running statistics; eval mode uses the running statistics.
+ */
+export function batchNorm<T extends tf.Tensor>(ctx: ForwardContext, name: string, x: T): T {
+  const gamma = param(ctx, `${name}.weight`);
+  const beta = param(ctx, `${name}.bias`);
+  if (!ctx.training) {
+    return tf.batchNorm(
+      x,
+      param(ctx, `${name}.running_mean`),
+      param(ctx, `${name}.running_var`),
+      beta,
+      gamma,
+      BN_EPS,
+    ) as T;
+  }
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  const count = x.size / x.shape[x.shape.length - 1];
+  updateRunningStats(ctx, name, mean, variance, count);
+  return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPS) as T;
+}
+
+/** Linear layer: `x @ W + b` with W stored [in, out]. */
+export function linear(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(tf.matMul(x, param(ctx, `${name}.weight`) as tf.Tensor2D), param(ctx, `${name}.bias`));
+}

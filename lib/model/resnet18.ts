@@ -1,0 +1,82 @@
+/**
+ * ResNet18 in torchvision's layout (conv1 7×7/2 pad 3, maxpool 3/2 pad 1, four stages of two BasicBlocks with
+ * 64/128/256/512 channels, 1×1/2 downsample), split so SSPCAB can sit between layer3 and layer4. NHWC.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { batchNorm, batchNormSpecs, conv2d, convSpecs, type ForwardContext } from "./layers.ts";
+import type { ParamSpec } from "./params.ts";
+
+/** Output channels of layer1…layer4. */
+export const RESNET18_WIDTHS = [64, 128, 256, 512] as const;
+/** Embedding size (channels after layer4 and average pooling). */
+export const RESNET18_EMBED_DIM = 512;
+
+/** Parameter declarations of ResNet18 (without `fc`), names prefixed by `prefix` (e.g. `resnet18.`). */
+export function resnet18Specs(prefix = "resnet18."): ParamSpec[] {
+  const specs: ParamSpec[] = [
+    ...convSpecs(`${prefix}conv1`, 3, 64, 7, { init: "kaiming_fan_out" }),
+    ...batchNormSpecs(`${prefix}bn1`, 64),
+  ];
+  let inC = 64;
+  RESNET18_WIDTHS.forEach((outC, li) => {
+    for (let b = 0; b < 2; b++) {
+      const name = `${prefix}layer${li + 1}.${b}`;
+      const stride = li > 0 && b === 0 ? 2 : 1;
+      specs.push(
+        ...convSpecs(`${name}.conv1`, inC, outC, 3, { init: "kaiming_fan_out" }),
+        ...batchNormSpecs(`${name}.bn1`, outC),
+        ...convSpecs(`${name}.conv2`, outC, outC, 3, { init: "kaiming_fan_out" }),
+        ...batchNormSpecs(`${name}.bn2`, outC),
+      );
+      if (stride !== 1 || inC !== outC) {
+        specs.push(
+          ...convSpecs(`${name}.downsample.0`, inC, outC, 1, { init: "kaiming_fan_out" }),
+          ...batchNormSpecs(`${name}.downsample.1`, outC),
+        );
+      }
+      inC = outC;
+    }
+  });
+  return specs;
+}
+
+function basicBlock(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride: number): tf.Tensor4D {
+  let out = tf.relu(batchNorm(ctx, `${name}.bn1`, conv2d(ctx, `${name}.conv1`, x, stride, 1)));
+  out = batchNorm(ctx, `${name}.bn2`, conv2d(ctx, `${name}.conv2`, out, 1, 1));
+  const identity = ctx.params.has(`${name}.downsample.0.weight`)
+    ? batchNorm(ctx, `${name}.downsample.1`, conv2d(ctx, `${name}.downsample.0`, x, stride, 0))
+    : x;
+  return tf.relu(tf.add(out, identity));
+}
+
+/** Run one ResNet stage (`layer1`…`layer4`, index 1-based). */
+export function resnetLayer(
+  ctx: ForwardContext,
+  x: tf.Tensor4D,
+  index: number,
+  prefix = "resnet18.",
+): tf.Tensor4D {
+  const stride = index > 1 ? 2 : 1;
+  const y = basicBlock(ctx, `${prefix}layer${index}.0`, x, stride);
+  return basicBlock(ctx, `${prefix}layer${index}.1`, y, 1);
+}
+
+/** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1. */
+export function resnetStem(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
+  const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, conv2d(ctx, `${prefix}conv1`, x, 2, 3)));
+  // Inputs are ≥ 0 after ReLU, so zero padding equals PyTorch's −inf padding for max pooling.
+  return tf.maxPool(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, "valid");
+}
+
+/** conv1 … layer3: the features SSPCAB sees (stride 16, 256 channels). */
+export function resnetToLayer3(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
+  let y = resnetStem(ctx, x, prefix);
+  for (let i = 1; i <= 3; i++) y = resnetLayer(ctx, y, i, prefix);
+  return y;
+}
+
+/** layer4 and global average pooling: [N, H, W, 256] → [N, 512]. */
+export function resnetLayer4Pool(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor2D {
+  return tf.mean(resnetLayer(ctx, x, 4, prefix), [1, 2]) as tf.Tensor2D;
+}

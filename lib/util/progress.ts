@@ -1,0 +1,100 @@
+/**
+ * A small terminal progress bar for long work (extraction, training, embedding). It redraws one line on
+ * stderr when that is a terminal and prints a plain line every few percent otherwise (logs, CI, notebooks).
+ * @module
+ */
+
+/** Options of {@link createProgress}. */
+export interface ProgressOptions {
+  /** Text shown before the bar. */
+  label: string;
+  /** Total number of units (0 or undefined: unknown, shows a counter). */
+  total?: number;
+  /** Unit name shown after the counts (e.g. "MB", "img"). */
+  unit?: string;
+  /** Where to write; defaults to stderr. */
+  write?: (text: string) => void;
+  /** Force the interactive (redrawing) mode on or off; defaults to whether stderr is a terminal. */
+  interactive?: boolean;
+}
+
+/** A live progress indicator. */
+export interface Progress {
+  /** Advance by `n` units (default 1), optionally replacing the trailing note. */
+  tick(n?: number, note?: string): void;
+  /** Set the absolute position. */
+  update(done: number, note?: string): void;
+  /** Finish the bar (prints the final state and a newline). */
+  done(note?: string): void;
+}
+
+const encoder = new TextEncoder();
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return "?";
+  if (s < 60) return `${s.toFixed(0)}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${m % 60}m`;
+}
+
+/** Create a progress bar; see {@link ProgressOptions}. */
+export function createProgress(options: ProgressOptions): Progress {
+  const total = options.total ?? 0;
+  const unit = options.unit ? ` ${options.unit}` : "";
+  const write = options.write ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
+  const interactive = options.interactive ?? Deno.stderr.isTerminal();
+  const start = performance.now();
+  let done = 0;
+  let note = "";
+  let lastPlainPct = -1;
+  let lastDraw = 0;
+
+  const line = (): string => {
+    const elapsed = (performance.now() - start) / 1000;
+    const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+    if (total > 0) {
+      const frac = Math.min(1, done / total);
+      const width = 24;
+      const filled = Math.round(frac * width);
+      const eta = done > 0 ? (elapsed * (total - done)) / done : Infinity;
+      return `${options.label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${
+        (frac * 100).toFixed(0).padStart(3)
+      }% ${fmt(done)}/${fmt(total)}${unit} ${formatSeconds(elapsed)}<${formatSeconds(eta)}${
+        note ? ` ${note}` : ""
+      }`;
+    }
+    return `${options.label} ${fmt(done)}${unit} ${formatSeconds(elapsed)}${note ? ` ${note}` : ""}`;
+  };
+
+  const draw = (final = false) => {
+    if (interactive) {
+      const now = performance.now();
+      if (!final && now - lastDraw < 100) return;
+      lastDraw = now;
+      write(`\r\x1b[2K${line()}${final ? "\n" : ""}`);
+      return;
+    }
+    const pct = total > 0 ? Math.floor((done / total) * 10) * 10 : -1;
+    if (final || (total > 0 && pct !== lastPlainPct)) {
+      lastPlainPct = pct;
+      write(`${line()}\n`);
+    }
+  };
+
+  return {
+    tick(n = 1, newNote) {
+      done += n;
+      if (newNote !== undefined) note = newNote;
+      draw();
+    },
+    update(value, newNote) {
+      done = value;
+      if (newNote !== undefined) note = newNote;
+      draw();
+    },
+    done(newNote) {
+      if (newNote !== undefined) note = newNote;
+      draw(true);
+    },
+  };
+}
