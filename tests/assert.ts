@@ -10,27 +10,27 @@ export const AssertionError = nodeAssert.AssertionError;
 
 /** Assert that a value is truthy. */
 export function assert(expr: unknown, msg?: string): asserts expr {
-  nodeAssert.ok(expr, msg);
+  nodeAssert.ok(expr, msg as string);
 }
 
 /** Assert that a value is falsy. */
 export function assertFalse(expr: unknown, msg?: string): void {
-  nodeAssert.ok(!expr, msg);
+  nodeAssert.ok(!expr, msg as string);
 }
 
 /** Assert deep equality. */
 export function assertEquals<T>(actual: unknown, expected: T, msg?: string): void {
-  nodeAssert.deepStrictEqual(actual, expected, msg);
+  nodeAssert.deepStrictEqual(actual, expected, msg as string);
 }
 
 /** Assert deep inequality. */
 export function assertNotEquals(actual: unknown, expected: unknown, msg?: string): void {
-  nodeAssert.notDeepStrictEqual(actual, expected, msg);
+  nodeAssert.notDeepStrictEqual(actual, expected, msg as string);
 }
 
 /** Assert identity (`Object.is`). */
 export function assertStrictEquals<T>(actual: unknown, expected: T, msg?: string): void {
-  nodeAssert.strictEqual(actual, expected, msg);
+  nodeAssert.strictEqual(actual, expected, msg as string);
 }
 
 /** Assert `|actual − expected| ≤ tolerance` (default 1e-7). */
@@ -77,7 +77,7 @@ export function assertStringIncludes(actual: string, expected: string, msg?: str
 
 /** Assert a string matches a pattern. */
 export function assertMatch(actual: string, expected: RegExp, msg?: string): void {
-  nodeAssert.match(actual, expected, msg);
+  nodeAssert.match(actual, expected, msg as string);
 }
 
 /** Assert an array includes all the given values. */

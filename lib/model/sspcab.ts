@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { conv2d, convSpecs, type ForwardContext, linear, linearSpecs, param } from "./layers.ts";
+import { conv2d, convSpecs, type ForwardContext, linear, linearSpecs } from "./layers.ts";
 import type { ParamSpec } from "./params.ts";
 
 /** SSPCAB hyper-parameters. */

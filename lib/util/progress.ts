@@ -24,6 +24,8 @@ export interface Progress {
   tick(n?: number, note?: string): void;
   /** Set the absolute position. */
   update(done: number, note?: string): void;
+  /** Print a line above the bar (the bar is redrawn below it on a terminal). */
+  log(line: string): void;
   /** Finish the bar (prints the final state and a newline). */
   done(note?: string): void;
 }
@@ -91,6 +93,15 @@ export function createProgress(options: ProgressOptions): Progress {
       done = value;
       if (newNote !== undefined) note = newNote;
       draw();
+    },
+    log(text) {
+      if (interactive) {
+        write(`\r\x1b[2K${text}\n`);
+        lastDraw = 0;
+        draw();
+      } else {
+        write(`${text}\n`);
+      }
     },
     done(newNote) {
       if (newNote !== undefined) note = newNote;
