@@ -17,8 +17,7 @@
 import { posix } from "node:path";
 import { basename, join } from "@std/path";
 // Pure WebAssembly xz decoder (xz-embedded), no native code. TODO(lead): move to the import map.
-// deno-lint-ignore no-import-prefix
-import xzDecompress from "npm:xz-decompress@0.2.3";
+import xzDecompress from "xz-decompress";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
 import {

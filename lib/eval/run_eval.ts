@@ -1,0 +1,191 @@
+/**
+ * `eval` over categories: for each trained model, embed train/good and test images, fit the density, score,
+ * compute ROC AUC and the Youden threshold; write the fitted density (reused by predict and export), the
+ * per-image scores, the ROC and t-SNE plots, and the per-category CSV with a mean row (`models_perf.csv`).
+ * @module
+ */
+import { join } from "@std/path";
+import type { DensityKind } from "./evaluate.ts";
+import { evaluateNet } from "./evaluate.ts";
+import { fittedModelPath, saveFittedModel } from "./fitted_model.ts";
+import { tsne } from "./tsne.ts";
+import { createMatrix, type Matrix } from "./linalg.ts";
+import { loadCategoryImages } from "../data/category_images.ts";
+import { loadTrainedModel } from "../train/model_file.ts";
+import { modelName, runPaths, type TrainConfig } from "../train/config.ts";
+import { disposeParams } from "../model/params.ts";
+import { rocFigure, scatterFigure, scoreHistogramFigure } from "../plot/figure.ts";
+import { savePng } from "../plot/png.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
+import { createProgress } from "../util/progress.ts";
+
+/** Options of {@link evaluateCategories}. */
+export interface EvalOptions {
+  /** Categories to evaluate. */
+  categories: string[];
+  /** MVTec-layout data folder. */
+  dataDir: string;
+  /** Folder with `model-<category>.safetensors`; results are written here too. */
+  modelDir: string;
+  /** Density estimator. */
+  density: DensityKind;
+  /** Write roc_plot.png, tsne.png and score_hist.png per category. */
+  savePlots: boolean;
+  /** Embedding batch size. */
+  batchSize: number;
+  /** Settings for model files that do not record them (e.g. `--head_layer`). */
+  fallback?: Partial<TrainConfig>;
+  /** Hide progress bars. */
+  quiet?: boolean;
+}
+
+/** One category's evaluation result. */
+export interface CategoryEvalResult {
+  /** Category. */
+  category: string;
+  /** Test ROC AUC. */
+  auroc: number;
+  /** Youden threshold. */
+  threshold: number;
+  /** Train images the density was fitted on. */
+  nTrain: number;
+  /** Test images scored. */
+  nTest: number;
+  /** Files written. */
+  files: string[];
+}
+
+/** Folder of a category's evaluation plots. */
+export function plotDir(modelDir: string, category: string): string {
+  return join(modelDir, "plots", modelName(category));
+}
+
+/** Per-image scores file written by evaluation (used by the notebooks to show false positives/negatives). */
+export function scoresPath(modelDir: string, category: string): string {
+  return join(modelDir, `${modelName(category)}.scores.json`);
+}
+
+/** Path of the per-category AUROC table. */
+export function perfCsvPath(modelDir: string): string {
+  return join(modelDir, "models_perf.csv");
+}
+
+function stack(a: Matrix, b: Matrix): Matrix {
+  const data = new Float64Array(a.data.length + b.data.length);
+  data.set(a.data);
+  data.set(b.data, a.data.length);
+  return createMatrix(a.rows + b.rows, a.cols, data);
+}
+
+/** Evaluate each category (see the module doc) and write `models_perf.csv`. */
+export async function evaluateCategories(options: EvalOptions): Promise<CategoryEvalResult[]> {
+  const results: CategoryEvalResult[] = [];
+  for (const category of options.categories) {
+    const paths = runPaths({ category, modelDir: options.modelDir, logDir: "" });
+    const model = await loadTrainedModel(paths.best, { fallback: { ...options.fallback, category } });
+    try {
+      const data = await loadCategoryImages(options.dataDir, category, model.config.size, {
+        quiet: options.quiet,
+      });
+      const progress = options.quiet ? undefined : createProgress({
+        label: `embed ${category}`,
+        total: data.train.length + data.test.length,
+        unit: "img",
+      });
+      const labels = data.testRecords.map((r) => r.label);
+      const ev = await evaluateNet(model.net, data.train, data.test, labels, {
+        kind: options.density,
+        batchSize: options.batchSize,
+        onProgress: (done) => progress?.update(done),
+      });
+      progress?.done(`AUROC ${ev.auroc.toFixed(4)}`);
+      const files: string[] = [];
+      const fittedPath = fittedModelPath(options.modelDir, category);
+      await saveFittedModel(fittedPath, {
+        category,
+        imageSize: model.config.size,
+        density: ev.density,
+        threshold: ev.threshold,
+        auroc: ev.auroc,
+      });
+      files.push(fittedPath);
+      const scoreFile = scoresPath(options.modelDir, category);
+      await writeJsonAtomic(scoreFile, {
+        category,
+        threshold: ev.threshold,
+        auroc: ev.auroc,
+        images: data.testRecords.map((r, i) => ({
+          path: r.path,
+          defectType: r.defectType,
+          label: r.label,
+          score: ev.scores[i],
+        })),
+      });
+      files.push(scoreFile);
+      if (options.savePlots) {
+        const dir = plotDir(options.modelDir, category);
+        const curve = {
+          name: category,
+          fpr: Array.from(ev.curve.fpr),
+          tpr: Array.from(ev.curve.tpr),
+          auc: ev.auroc,
+        };
+        files.push(await savePng(rocFigure([curve], `ROC — ${category}`), join(dir, "roc_plot.png")));
+        const groups = [
+          ...data.trainRecords.map(() => "train good"),
+          ...data.testRecords.map((r) => (r.label === 0 ? "good" : r.defectType)),
+        ];
+        const all = stack(ev.trainEmbeddings, ev.testEmbeddings);
+        const projection =
+          tsne(all, { seed: 0, perplexity: Math.min(30, Math.max(2, (all.rows - 1) / 3)) }).embedding;
+        const points = groups.map((group, i) => ({
+          group,
+          x: projection.data[2 * i],
+          y: projection.data[2 * i + 1],
+        }));
+        files.push(
+          await savePng(scatterFigure(points, `t-SNE of embeddings — ${category}`), join(dir, "tsne.png")),
+        );
+        const byGroup: Record<string, number[]> = {};
+        data.testRecords.forEach((r, i) =>
+          (byGroup[r.label === 0 ? "good" : r.defectType] ??= []).push(ev.scores[i])
+        );
+        files.push(
+          await savePng(
+            scoreHistogramFigure(byGroup, ev.threshold, `Anomaly scores — ${category}`),
+            join(dir, "score_hist.png"),
+          ),
+        );
+      }
+      results.push({
+        category,
+        auroc: ev.auroc,
+        threshold: ev.threshold,
+        nTrain: data.train.length,
+        nTest: data.test.length,
+        files,
+      });
+    } finally {
+      disposeParams(model.net.params);
+    }
+  }
+  await writePerfCsv(perfCsvPath(options.modelDir), results, options.density);
+  return results;
+}
+
+/** Write the per-category AUROC table with a final `mean` row. */
+export async function writePerfCsv(
+  path: string,
+  results: CategoryEvalResult[],
+  density: DensityKind,
+): Promise<void> {
+  const rows = results.map((r) =>
+    `${r.category},${r.auroc.toFixed(6)},${r.threshold.toFixed(6)},${density},${r.nTrain},${r.nTest}`
+  );
+  const mean = results.reduce((s, r) => s + r.auroc, 0) / Math.max(1, results.length);
+  rows.push(`mean,${mean.toFixed(6)},,${density},,`);
+  await writeFileAtomic(
+    path,
+    ["category,roc_auc,threshold,density,n_train,n_test", ...rows].join("\n") + "\n",
+  );
+}

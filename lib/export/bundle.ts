@@ -1,0 +1,110 @@
+/**
+ * The self-contained inference bundle: the network as a TensorFlow.js graph model (`model.json` + weights,
+ * loadable by `tf.loadGraphModel` in a browser) that takes raw RGB and, for a Gaussian density, outputs the
+ * anomaly score itself; `density.json` (the fitted density and threshold); and `metadata.json` (category,
+ * image size, preprocessing, training configuration, metrics, library version).
+ * @module
+ */
+import { join } from "@std/path";
+import { buildGraphModel } from "./graph_model.ts";
+import { writeGraphModel } from "./bundle_io.ts";
+import { fittedModelPath, loadFittedModel, saveFittedModel } from "../eval/fitted_model.ts";
+import { loadTrainedModel } from "../train/model_file.ts";
+import { disposeParams } from "../model/params.ts";
+import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
+import { writeJsonAtomic } from "../io/atomic_write.ts";
+import { LIBRARY_VERSION } from "../version.ts";
+
+/** Files of a bundle. */
+export const BUNDLE_FILES = {
+  metadata: "metadata.json",
+  density: "density.json",
+  model: "model.json",
+} as const;
+
+/** Identifies our bundle metadata. */
+export const BUNDLE_FORMAT = "sspcab-inference-bundle";
+
+/** What `metadata.json` holds. */
+export interface BundleMetadata {
+  /** Always {@link BUNDLE_FORMAT}. */
+  format: typeof BUNDLE_FORMAT;
+  /** Category. */
+  category: string;
+  /** Input side (images are resized to size × size). */
+  imageSize: number;
+  /** Preprocessing the caller must do before the graph, and what the graph does itself. */
+  preprocessing: { resize: string; input: string; mean: readonly number[]; std: readonly number[] };
+  /** Decision threshold (score ≥ threshold ⇒ anomalous). */
+  threshold: number;
+  /** Density kind; for `gaussian` the graph outputs `score`, for `kde` the caller scores `embedding`. */
+  density: "gaussian" | "kde";
+  /** Graph outputs. */
+  outputs: string[];
+  /** Metrics at export time. */
+  metrics: { auroc: number; step: number };
+  /** Training configuration. */
+  training: unknown;
+  /** Version of this library. */
+  libraryVersion: string;
+  /** When it was exported (ISO time). */
+  exportedAt: string;
+}
+
+/** Export a trained model and its fitted density (from `eval`) as an inference bundle in `outDir`. */
+export async function exportBundle(
+  options: { modelPath: string; category: string; densityPath?: string; outDir: string },
+): Promise<{ dir: string; files: string[]; metadata: BundleMetadata }> {
+  const densityPath = options.densityPath ?? fittedModelPath(join(options.modelPath, ".."), options.category);
+  const fitted = await loadFittedModel(densityPath);
+  const model = await loadTrainedModel(options.modelPath, {
+    fallback: { category: options.category, size: fitted.imageSize },
+  });
+  try {
+    const gaussian = fitted.density.kind === "gaussian";
+    const artifacts = await buildGraphModel(model.net, {
+      imageSize: model.config.size,
+      density: fitted.density.kind === "gaussian"
+        ? {
+          mean: fitted.density.location,
+          precision: fitted.density.precision.data,
+          l2Normalize: fitted.density.l2Normalize,
+        }
+        : undefined,
+      metadata: { category: options.category },
+    });
+    const written = await writeGraphModel(options.outDir, artifacts);
+    await saveFittedModel(join(options.outDir, BUNDLE_FILES.density), fitted);
+    const metadata: BundleMetadata = {
+      format: BUNDLE_FORMAT,
+      category: options.category,
+      imageSize: model.config.size,
+      preprocessing: {
+        resize: `bicubic to ${model.config.size}x${model.config.size}, RGB`,
+        input: "float32 [N, H, W, 3] in 0..255; the graph applies (x/255 - mean)/std",
+        mean: IMAGENET_MEAN,
+        std: IMAGENET_STD,
+      },
+      threshold: fitted.threshold,
+      density: fitted.density.kind,
+      outputs: gaussian ? ["embedding", "score"] : ["embedding"],
+      metrics: { auroc: fitted.auroc, step: model.step },
+      training: model.config,
+      libraryVersion: LIBRARY_VERSION,
+      exportedAt: new Date().toISOString(),
+    };
+    await writeJsonAtomic(join(options.outDir, BUNDLE_FILES.metadata), metadata);
+    return {
+      dir: options.outDir,
+      files: [
+        written.modelJson,
+        ...written.weights,
+        join(options.outDir, BUNDLE_FILES.density),
+        join(options.outDir, BUNDLE_FILES.metadata),
+      ],
+      metadata,
+    };
+  } finally {
+    disposeParams(model.net.params);
+  }
+}

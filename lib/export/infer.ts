@@ -1,0 +1,91 @@
+/**
+ * Inference from an exported bundle only — no training code: load the graph model, the density and the
+ * metadata, resize images as the metadata says, run the graph, and compare the score with the threshold.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { GraphModel } from "@tensorflow/tfjs";
+import { join } from "@std/path";
+import { loadGraphModelFromDir } from "./bundle_io.ts";
+import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "./bundle.ts";
+import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
+import { scoreRows } from "../eval/density.ts";
+import { createMatrix } from "../eval/linalg.ts";
+import { loadRgb } from "../data/images.ts";
+import { expandImagePaths } from "../data/image_paths.ts";
+import type { Prediction } from "../predict/predict.ts";
+import { UserError } from "../util/errors.ts";
+
+/** A loaded bundle. */
+export interface InferenceBundle {
+  /** The graph model. */
+  model: GraphModel;
+  /** Its metadata. */
+  metadata: BundleMetadata;
+  /** The fitted density (for KDE bundles, where the graph outputs only embeddings). */
+  fitted: FittedModel;
+}
+
+/** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */
+export async function loadBundle(dir: string): Promise<InferenceBundle> {
+  const metaPath = join(dir, BUNDLE_FILES.metadata);
+  let metadata: BundleMetadata;
+  try {
+    metadata = JSON.parse(await Deno.readTextFile(metaPath));
+  } catch (err) {
+    throw new UserError(
+      `${metaPath} is ${err instanceof Deno.errors.NotFound ? "missing" : "not valid JSON"}`,
+      "point --model_dir at a folder written by `deno task export`",
+    );
+  }
+  if (metadata.format !== BUNDLE_FORMAT) {
+    throw new UserError(
+      `${metaPath} is not an inference bundle of this tool`,
+      "re-export with `deno task export`",
+    );
+  }
+  const fitted = await loadFittedModel(join(dir, BUNDLE_FILES.density));
+  const model = await loadGraphModelFromDir(dir);
+  return { model, metadata, fitted };
+}
+
+/** Score images with a loaded bundle, `batchSize` at a time. */
+export async function inferImages(
+  bundle: InferenceBundle,
+  inputs: string[],
+  options: { batchSize?: number } = {},
+): Promise<Prediction[]> {
+  const paths = await expandImagePaths(inputs);
+  const size = bundle.metadata.imageSize;
+  const batchSize = Math.max(1, options.batchSize ?? 8);
+  const out: Prediction[] = [];
+  for (let start = 0; start < paths.length; start += batchSize) {
+    const chunk = paths.slice(start, start + batchSize);
+    const images = await Promise.all(chunk.map((p) => loadRgb(p, size)));
+    const pixels = new Float32Array(chunk.length * size * size * 3);
+    images.forEach((img, i) => pixels.set(img.data, i * size * size * 3));
+    const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
+    let scores: ArrayLike<number>;
+    if (bundle.metadata.outputs.includes("score")) {
+      const s = (await bundle.model.executeAsync({ image: x }, "score")) as tf.Tensor;
+      scores = await s.data();
+      s.dispose();
+    } else {
+      const e = (await bundle.model.executeAsync({ image: x }, "embedding")) as tf.Tensor2D;
+      const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
+      e.dispose();
+      scores = scoreRows(bundle.fitted.density, rows);
+    }
+    x.dispose();
+    chunk.forEach((path, i) => {
+      const score = scores[i];
+      out.push({
+        path,
+        score,
+        threshold: bundle.metadata.threshold,
+        anomalous: score >= bundle.metadata.threshold,
+      });
+    });
+  }
+  return out;
+}
