@@ -121,15 +121,23 @@ Deno.test("train/eval/predict/export/infer on bad inputs", async (t) => {
     await t.step("predict with a corrupt image names the file", async () => {
       const bad = join(dir, "corrupt.png");
       await Deno.writeFile(bad, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
+      const modelDir = join(dir, "fitted");
+      await saveFittedModel(fittedModelPath(modelDir, "synthetic_texture"), {
+        category: "synthetic_texture",
+        imageSize: 32,
+        density: fitGaussianDensity([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], { l2Normalize: true }),
+        threshold: 1,
+        auroc: 0.5,
+      });
       const r = await cli("predict.ts", [
         "--data_type",
         "synthetic_texture",
         "--img_file",
         bad,
         "--model_dir",
-        join(dir, "nomodels"),
+        modelDir,
       ]);
-      assertCleanError(r);
+      assertCleanError(r, "corrupt.png");
     });
     await t.step("infer with a missing bundle", async () => {
       const r = await cli("infer.ts", [
