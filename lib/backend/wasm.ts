@@ -1,15 +1,23 @@
 /**
- * Starting the TensorFlow.js wasm backend (XNNPACK) with the kernels our training step needs.
+ * Starting the TensorFlow.js wasm backend (XNNPACK, SIMD) ready for training: multi-threaded where the
+ * threaded binary starts (see `wasm_threads.ts`), with the backward-pass kernels of `wasm_training_kernels.ts`.
+ * `SSPCAB_WASM_THREADS` sets the thread count (default: the machine's logical cores, at most 8; 1 disables).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
+import "./gradients.ts";
+import { registerWasmTrainingKernels } from "./wasm_training_kernels.ts";
+import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
 
 /** Start the wasm backend and return a description of it (SIMD, threads). */
 export async function startWasmBackend(): Promise<string> {
+  const wanted = Number(Deno.env.get("SSPCAB_WASM_THREADS") ?? navigator.hardwareConcurrency ?? 1);
+  const threads = Number.isFinite(wanted) && wanted > 1 ? await enableWasmThreads(wanted) : 1;
+  registerWasmTrainingKernels();
   if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') returned false");
   await tf.ready();
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
-  const threads = await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT");
-  return `XNNPACK, SIMD ${simd ? "on" : "off"}, ${threads ? "multi-threaded" : "1 thread"}`;
+  const running = threads > 1 ? wasmThreadsCount() : 1;
+  return `XNNPACK, SIMD ${simd ? "on" : "off"}, ${running} thread${running > 1 ? "s" : ""}, training kernels`;
 }

@@ -10,6 +10,10 @@ import { embedImages } from "./embed.ts";
 import { type Density, fitGaussianDensity, fitKde, scoreRows } from "./density.ts";
 import { rocAuc, type RocCurve, rocCurve, youdenThreshold } from "./roc.ts";
 import type { Matrix } from "./linalg.ts";
+import { UserError } from "../util/errors.ts";
+
+/** Start of the error message when a network's embeddings are not finite. */
+export const NON_FINITE_EMBEDDINGS = "non-finite embeddings";
 
 /** Density estimators accepted by `--density`. */
 export const DENSITY_KINDS = ["gaussian", "kde"] as const;
@@ -65,6 +69,12 @@ export async function evaluateNet(
     batchSize: options.batchSize,
     onProgress: (d) => options.onProgress?.(trainImages.length + d, total),
   });
+  if (!train.data.every(Number.isFinite) || !test.data.every(Number.isFinite)) {
+    throw new UserError(
+      `${NON_FINITE_EMBEDDINGS}: the network produced NaN or infinite embeddings`,
+      "the weights are not finite — the training diverged; retrain with a lower --lr",
+    );
+  }
   return {
     ...evaluateEmbeddings(train, test, labels, options.kind),
     trainEmbeddings: train,

@@ -67,11 +67,11 @@ export async function inferImages(
     const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
     let scores: ArrayLike<number>;
     if (bundle.metadata.outputs.includes("score")) {
-      const s = (await bundle.model.executeAsync({ image: x }, "score")) as tf.Tensor;
+      const s = bundle.model.execute({ image: x }, "score") as tf.Tensor;
       scores = await s.data();
       s.dispose();
     } else {
-      const e = (await bundle.model.executeAsync({ image: x }, "embedding")) as tf.Tensor2D;
+      const e = bundle.model.execute({ image: x }, "embedding") as tf.Tensor2D;
       const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
       e.dispose();
       scores = scoreRows(bundle.fitted.density, rows);

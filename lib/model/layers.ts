@@ -120,6 +120,47 @@ function updateRunningStats(
 }
 
 /**
+ * Training-mode BatchNorm as one node of the gradient tape: it saves only the normalised input x̂ and 1/σ
+ * (not every intermediate of the plain-op formula), which keeps the backward pass's memory at one tensor per
+ * layer. Gradients: dβ = Σdy, dγ = Σdy·x̂, dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
+ */
+function batchNormTrain(
+  ctx: ForwardContext,
+  name: string,
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): tf.Tensor {
+  const axes = x.shape.slice(0, -1).map((_, i) => i);
+  const count = x.size / x.shape[x.shape.length - 1];
+  const node = tf.customGrad(
+    ((xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      const input = xIn;
+      const { mean, variance } = tf.moments(input, axes);
+      updateRunningStats(ctx, name, mean, variance, count);
+      const invStd = tf.rsqrt(tf.add(variance, BN_EPS));
+      const xHat = tf.mul(tf.sub(input, mean), invStd);
+      save([xHat, invStd, g]);
+      return {
+        value: tf.add(tf.mul(xHat, g), b),
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+          const grad = dy as tf.Tensor;
+          const [xh, inv, gam] = saved;
+          const dBeta = tf.sum(grad, axes);
+          const dGamma = tf.sum(tf.mul(grad, xh), axes);
+          const dx = tf.mul(
+            tf.mul(gam, inv),
+            tf.sub(tf.sub(grad, tf.div(dBeta, count)), tf.mul(xh, tf.div(dGamma, count))),
+          );
+          return [dx, dGamma, dBeta];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return (node as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, gamma, beta);
+}
+
+/**
  * BatchNorm over all axes but the last (NHWC images or [N, C] rows). Training mode normalises with the batch's
  * mean and biased variance and updates the running statistics; eval mode uses the running statistics.
  */
@@ -136,11 +177,7 @@ export function batchNorm<T extends tf.Tensor>(ctx: ForwardContext, name: string
       BN_EPS,
     ) as T;
   }
-  const axes = x.shape.slice(0, -1).map((_, i) => i);
-  const { mean, variance } = tf.moments(x, axes);
-  const count = x.size / x.shape[x.shape.length - 1];
-  updateRunningStats(ctx, name, mean, variance, count);
-  return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPS) as T;
+  return batchNormTrain(ctx, name, x, gamma, beta) as T;
 }
 
 /** Linear layer: `x @ W + b` with W stored [in, out]. */

@@ -65,8 +65,8 @@ export function resnetLayer(
 /** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1. */
 export function resnetStem(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
   const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, conv2d(ctx, `${prefix}conv1`, x, 2, 3)));
-  // Inputs are ≥ 0 after ReLU, so zero padding equals PyTorch's −inf padding for max pooling.
-  return tf.maxPool(tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, "valid");
+  // tfjs pads max pooling with −∞, like PyTorch.
+  return tf.maxPool(y, 3, 2, 1);
 }
 
 /** conv1 … layer3: the features SSPCAB sees (stride 16, 256 channels). */

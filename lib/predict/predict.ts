@@ -3,7 +3,6 @@
  * the anomaly score and the threshold.
  * @module
  */
-import { basename } from "@std/path";
 import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import { embedImages } from "../eval/embed.ts";
@@ -27,7 +26,7 @@ export interface Prediction {
 
 /** Format a prediction as the reference prints it. */
 export function formatPrediction(p: Prediction): string {
-  return `image_name: ${basename(p.path)}, data is ${p.anomalous ? "anomalous" : "normal"}, ` +
+  return `image_name: ${p.path}, data is ${p.anomalous ? "anomalous" : "normal"}, ` +
     `score is ${p.score.toFixed(6)}, threshold is ${p.threshold.toFixed(6)}`;
 }
 

@@ -13,7 +13,7 @@ import { loadStateDict, saveStateDict } from "../model/state_dict.ts";
 import { disposeParams } from "../model/params.ts";
 import { manualDownloadHint } from "../model/pretrained.ts";
 import { type CategoryImages, loadCategoryImages } from "../data/category_images.ts";
-import { evaluateNet } from "../eval/evaluate.ts";
+import { evaluateNet, NON_FINITE_EMBEDDINGS } from "../eval/evaluate.ts";
 import { createBatchSource } from "./batches.ts";
 import { lossAndGradients } from "./gradients.ts";
 import { createOptimizer } from "./optimizer.ts";
@@ -155,6 +155,12 @@ export async function trainCategory(
     : createProgress({ label: `train ${config.category}`, total: config.epochs, unit: "steps" });
   bar?.update(state.step);
   const testLabels = data.testRecords.map((r) => r.label);
+  const diverged = (what: string) =>
+    new UserError(
+      `training of ${config.category} diverged: ${what}; the last good checkpoint ` +
+        `(${state.step ? `step ${state.step}` : "none yet"}) is kept at ${paths.checkpoint}`,
+      "lower --lr (e.g. half), or check the input images; continue from the checkpoint with --resume",
+    );
   let stepsThisCall = 0;
   const checkpointEvery = config.testEpochs > 0 ? config.testEpochs : 10;
 
@@ -171,13 +177,7 @@ export async function trainCategory(
       const result = await lossAndGradients(net, x, y, trainableNames(net, freeze));
       if (!Number.isFinite(result.loss)) {
         tf.dispose([x, y, result.logits, ...result.grads.values()]);
-        throw new UserError(
-          `training of ${config.category} diverged: the loss is ${result.loss} at step ${step + 1}; ` +
-            `the last good checkpoint (${
-              state.step ? `step ${state.step}` : "none yet"
-            }) is kept at ${paths.checkpoint}`,
-          "lower --lr (e.g. half), or check the input images; resume with --resume",
-        );
+        throw diverged(`the loss is ${result.loss} at step ${step + 1}`);
       }
       optimizer.step(net.params, result.grads, lr);
       const acc = await accuracy(result.logits, y);
@@ -208,7 +208,11 @@ export async function trainCategory(
       const last = step + 1 === config.epochs;
       const evaluate = (config.testEpochs > 0 && (step + 1) % config.testEpochs === 0) || last;
       if (evaluate) {
-        const ev = await evaluateNet(net, data.train, data.test, testLabels);
+        const ev = await evaluateNet(net, data.train, data.test, testLabels).catch((err) => {
+          throw (err as Error).message.startsWith(NON_FINITE_EMBEDDINGS)
+            ? diverged(`the embeddings are not finite at step ${step + 1}`)
+            : err;
+        });
         entry.auroc = ev.auroc;
         if (!(ev.auroc <= state.bestAuroc)) {
           state.bestAuroc = ev.auroc;

@@ -1,0 +1,324 @@
+/**
+ * Gradient parity of the `wasm` training kernels (`lib/backend/wasm_training_kernels.ts`) with the `cpu`
+ * backend: for small seeded inputs, the gradients of a loss through conv2d (kernels 1/3/7, strides 1/2,
+ * valid / same / explicit padding), max-pool, batch-norm written with plain ops, gather, a mini ResNet (stem +
+ * residual block with 1×1/2 downsample + linear head) must agree within 1e-4 relative L2 — plus the kernels'
+ * own edge cases (chunked GEMMs, NCHW, transposed matMul, block reductions), the absence of leaks, and — in
+ * a child process — a 2-thread backend started by `enableWasmThreads`.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import "../lib/backend/gradients.ts";
+import { assert, assertEquals, assertLess } from "@std/assert";
+import {
+  configureWasmTrainingKernels,
+  registerWasmTrainingKernels,
+  unregisterWasmTrainingKernels,
+  wasmTrainingKernelsRegistered,
+} from "../lib/backend/wasm_training_kernels.ts";
+
+const TOLERANCE = 1e-4;
+
+/** Deterministic values in [-1, 1) (a 32-bit LCG), the same on every backend. */
+function seeded(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function relL2(actual: Float32Array, expected: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return Math.sqrt(num / (den || 1));
+}
+
+type Fn = (...xs: tf.Tensor[]) => tf.Tensor;
+
+/** Output and gradients of Σ f(xs)·r (r fixed, non-uniform) with respect to every input, on one backend. */
+async function outputAndGrads(backend: string, shapes: number[][], f: Fn): Promise<Float32Array[]> {
+  assert(await tf.setBackend(backend), `backend ${backend}`);
+  return tf.tidy(() => {
+    const xs = shapes.map((s, i) => tf.tensor(seeded(s.reduce((p, q) => p * q, 1), 17 + 31 * i), s));
+    const loss = (...ts: tf.Tensor[]) => {
+      const y = f(...ts);
+      return tf.sum(tf.mul(y, tf.tensor(seeded(y.size, 5), y.shape)));
+    };
+    const grads = tf.grads(loss)(xs);
+    return [f(...xs), ...grads].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+async function assertParity(name: string, shapes: number[][], f: Fn): Promise<void> {
+  const expected = await outputAndGrads("cpu", shapes, f);
+  const actual = await outputAndGrads("wasm", shapes, f);
+  expected.forEach((e, i) => {
+    const what = i === 0 ? "output" : `gradient ${i - 1}`;
+    const err = relL2(actual[i], e);
+    assertLess(err, TOLERANCE, `${name}: ${what} differs from cpu by rel L2 ${err}`);
+  });
+}
+
+function conv(stride: number, pad: "valid" | "same" | number): Fn {
+  return (x, w) => {
+    const p = typeof pad === "number" ? pad : 0;
+    const xp = p > 0 ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) : x;
+    return tf.conv2d(xp as tf.Tensor4D, w as tf.Tensor4D, stride, typeof pad === "number" ? "valid" : pad);
+  };
+}
+
+function batchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+  const mean = tf.mean(x, [0, 1, 2]);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centred), [0, 1, 2]);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
+}
+
+/** Stem (7×7/2 conv, BN, ReLU, 3/2 max-pool) + one 8→16 stride-2 basic block with 1×1 downsample + head. */
+const miniResNet: Fn = (x, w0, g0, b0, w1, g1, b1, w2, g2, b2, wd, gd, bd, fc) => {
+  let h = tf.relu(batchNorm(conv(2, 3)(x, w0), g0, b0));
+  h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]) as tf.Tensor4D, 3, 2, "valid");
+  let out = tf.relu(batchNorm(conv(2, 1)(h, w1), g1, b1));
+  out = batchNorm(conv(1, 1)(out, w2), g2, b2);
+  const identity = batchNorm(conv(2, 0)(h, wd), gd, bd);
+  h = tf.relu(tf.add(out, identity));
+  const logits = tf.matMul(tf.mean(h, [1, 2]), fc);
+  return tf.logSoftmax(logits);
+};
+
+const MINI_RESNET_SHAPES = [
+  [2, 32, 32, 3],
+  [7, 7, 3, 8],
+  [8],
+  [8],
+  [3, 3, 8, 16],
+  [16],
+  [16],
+  [3, 3, 16, 16],
+  [16],
+  [16],
+  [1, 1, 8, 16],
+  [16],
+  [16],
+  [16, 3],
+];
+
+registerWasmTrainingKernels();
+
+Deno.test("wasm training kernels: registration is idempotent, reversible and leaves cpu alone", () => {
+  const cpuFilter = tf.getKernel(tf.Conv2DBackpropFilter, "cpu");
+  registerWasmTrainingKernels();
+  assert(wasmTrainingKernelsRegistered());
+  assert(tf.getKernel(tf.Conv2DBackpropFilter, "wasm") != null);
+  unregisterWasmTrainingKernels();
+  assertEquals(
+    tf.getKernel(tf.Conv2DBackpropFilter, "wasm"),
+    undefined,
+    "stock wasm has no Conv2DBackpropFilter",
+  );
+  assert(tf.getKernel(tf.Conv2DBackpropInput, "wasm") != null, "the stock Conv2DBackpropInput is restored");
+  registerWasmTrainingKernels();
+  assertEquals(tf.getKernel(tf.Conv2DBackpropFilter, "cpu"), cpuFilter);
+});
+
+Deno.test("wasm training kernels: conv2d gradients match cpu", async (t) => {
+  const cases: [string, number[], number[], number, "valid" | "same" | number][] = [
+    ["1×1/1 8→16", [2, 9, 9, 8], [1, 1, 8, 16], 1, "valid"],
+    ["1×1/2 8→16 (downsample)", [2, 10, 10, 8], [1, 1, 8, 16], 2, "valid"],
+    ["3×3/1 pad 1 8→16", [2, 9, 9, 8], [3, 3, 8, 16], 1, 1],
+    ["3×3/2 pad 1 8→16", [2, 10, 10, 8], [3, 3, 8, 16], 2, 1],
+    ["3×3/2 pad 1 odd size", [2, 9, 7, 8], [3, 3, 8, 16], 2, 1],
+    ["3×3/1 same 3→8", [2, 8, 8, 3], [3, 3, 3, 8], 1, "same"],
+    ["3×3/2 same 3→8", [2, 8, 8, 3], [3, 3, 3, 8], 2, "same"],
+    ["7×7/2 pad 3 3→8 (stem)", [2, 16, 16, 3], [7, 7, 3, 8], 2, 3],
+    ["7×7/2 valid 3→8", [2, 15, 15, 3], [7, 7, 3, 8], 2, "valid"],
+  ];
+  for (const [name, xShape, wShape, stride, pad] of cases) {
+    await t.step(name, () => assertParity(name, [xShape, wShape], conv(stride, pad)));
+  }
+  await t.step(
+    "explicit conv padding (no tf.pad)",
+    () =>
+      assertParity(
+        "explicit",
+        [[2, 9, 9, 8], [3, 3, 8, 16]],
+        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+      ),
+  );
+});
+
+Deno.test("wasm training kernels: chunked and tap-grouped filter GEMMs match cpu", async () => {
+  const previous = configureWasmTrainingKernels({ gemmBlockElements: 700 });
+  try {
+    await assertParity("3×3/2 in small blocks", [[3, 10, 10, 8], [3, 3, 8, 16]], conv(2, 1));
+    await assertParity("7×7/2 in small blocks", [[3, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
+  } finally {
+    configureWasmTrainingKernels(previous);
+  }
+});
+
+Deno.test("wasm training kernels: the dilated-convolution filter gradient matches cpu", async () => {
+  const previous = configureWasmTrainingKernels({ filterGradMethod: "conv" });
+  try {
+    await assertParity("3×3/2 pad 1 odd size", [[2, 9, 7, 8], [3, 3, 8, 16]], conv(2, 1));
+    await assertParity("7×7/2 pad 3", [[2, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
+    await assertParity("1×1/2", [[2, 10, 10, 8], [1, 1, 8, 16]], conv(2, 0));
+  } finally {
+    configureWasmTrainingKernels(previous);
+  }
+});
+
+Deno.test("wasm training kernels: NCHW backprop kernels match cpu", async () => {
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const x = tf.tensor(seeded(2 * 8 * 9 * 9, 3), [2, 8, 9, 9]);
+      const dy = tf.tensor(seeded(2 * 16 * 4 * 4, 4), [2, 16, 4, 4]);
+      const w = tf.tensor(seeded(3 * 3 * 8 * 16, 5), [3, 3, 8, 16]);
+      const attrs = { strides: 2, pad: "valid", dataFormat: "NCHW" };
+      const dW = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+        ...attrs,
+        filterShape: [3, 3, 8, 16],
+      }) as tf.Tensor;
+      const dX = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter: w }, {
+        ...attrs,
+        inputShape: [2, 8, 9, 9],
+      }) as tf.Tensor;
+      return [dW.dataSync() as Float32Array, dX.dataSync() as Float32Array];
+    });
+  };
+  const [cW, cX] = await run("cpu");
+  const [wW, wX] = await run("wasm");
+  assertLess(relL2(wW, cW), TOLERANCE);
+  assertLess(relL2(wX, cX), TOLERANCE);
+});
+
+Deno.test("wasm training kernels: max-pool, reductions and matMul gradients match cpu", async (t) => {
+  await t.step(
+    "maxPool 3/2 after ReLU (ties at zero)",
+    () =>
+      assertParity(
+        "maxPool relu",
+        [[2, 9, 9, 8]],
+        (x) => tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 2, "valid"),
+      ),
+  );
+  await t.step(
+    "maxPool 3/2 pad 1",
+    () => assertParity("maxPool pad", [[2, 8, 8, 8]], (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, 1)),
+  );
+  await t.step(
+    "maxPool 3/2 same",
+    () => assertParity("maxPool same", [[2, 8, 8, 8]], (x) => tf.maxPool(x as tf.Tensor4D, 3, 2, "same")),
+  );
+  await t.step(
+    "batch-norm from plain ops",
+    () => assertParity("bn", [[2, 5, 5, 8], [8], [8]], (x, g, b) => batchNorm(x, g, b)),
+  );
+  await t.step(
+    "sum / mean over leading, middle and last axes",
+    () =>
+      assertParity("reductions", [[2, 5, 5, 8]], (x) => {
+        const sq = tf.square(x);
+        return tf.concat([
+          tf.reshape(tf.sum(sq, [0, 1, 2]), [-1]),
+          tf.reshape(tf.mean(sq, [1, 2], true), [-1]),
+          tf.reshape(tf.mean(sq, 0), [-1]),
+          tf.reshape(tf.sum(sq, 3), [-1]),
+        ]);
+      }),
+  );
+  await t.step(
+    "gather (UnsortedSegmentSum)",
+    () =>
+      assertParity("gather", [[5, 3, 4]], (x) => tf.gather(x, tf.tensor1d([4, 0, 0, 2, 4, 4], "int32"), 0)),
+  );
+  await t.step(
+    "matMul with transposes",
+    () =>
+      assertParity("matMul", [[7, 5], [3, 7], [5, 3]], (a, b, c) =>
+        tf.concat([
+          tf.reshape(tf.matMul(a, b, true, true), [-1]),
+          tf.reshape(tf.matMul(c, tf.matMul(b, a)), [-1]),
+          tf.reshape(tf.matMul(a, c, false, false), [-1]),
+        ])),
+  );
+});
+
+Deno.test("wasm training kernels: mini ResNet step matches cpu and leaks nothing", async () => {
+  await assertParity("mini ResNet", MINI_RESNET_SHAPES, miniResNet);
+
+  await tf.setBackend("wasm");
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const tensors = tf.memory().numTensors;
+  const dataIds = backend.numDataIds();
+  const grads = tf.tidy(() => {
+    const xs = MINI_RESNET_SHAPES.map((s, i) => tf.tensor(seeded(s.reduce((p, q) => p * q, 1), i + 1), s));
+    return tf.grads((...ts: tf.Tensor[]) => tf.sum(miniResNet(...ts)))(xs);
+  });
+  tf.dispose(grads);
+  assertEquals(tf.memory().numTensors, tensors, "tensors leaked");
+  assertEquals(backend.numDataIds(), dataIds, "wasm buffers leaked by a kernel");
+});
+
+Deno.test("wasm threads: a 2-thread backend starts under Deno and its conv gradients match cpu", async () => {
+  // The threaded backend can only be started once per process, before anything else uses wasm: run it in a
+  // child process with the project's import map.
+  const config = new URL("../deno.json", import.meta.url);
+  const threads = new URL("../lib/backend/wasm_threads.ts", import.meta.url);
+  const kernels = new URL("../lib/backend/wasm_training_kernels.ts", import.meta.url);
+  const gradients = new URL("../lib/backend/gradients.ts", import.meta.url);
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      script,
+      `import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import "${gradients.href}";
+import { enableWasmThreads, wasmThreadsCount } from "${threads.href}";
+import { registerWasmTrainingKernels } from "${kernels.href}";
+const started = await enableWasmThreads(2);
+registerWasmTrainingKernels();
+const grads = async (backend) => {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.sin(tf.reshape(tf.range(0, 2 * 12 * 12 * 8), [2, 12, 12, 8]));
+    const w = tf.cos(tf.reshape(tf.range(0, 3 * 3 * 8 * 16), [3, 3, 8, 16]));
+    const f = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])));
+    return tf.grads(f)([x, w]).map((g) => Array.from(g.dataSync()));
+  });
+};
+const [cx, cw] = await grads("cpu");
+const [wx, ww] = await grads("wasm");
+const rel = (a, b) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / b.reduce((s, v) => s + v * v, 0));
+console.log(JSON.stringify({ started, running: wasmThreadsCount(), dx: rel(wx, cx), dw: rel(ww, cw) }));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--config", config.pathname, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert(out.success, `child failed:\n${stdout}\n${new TextDecoder().decode(out.stderr)}`);
+    const line = stdout.trim().split("\n").findLast((l) => l.startsWith("{"));
+    assert(line, `no result from the child:\n${stdout}`);
+    const result = JSON.parse(line);
+    assertEquals(result.started, 2);
+    assertEquals(result.running, 2);
+    assertLess(result.dx, TOLERANCE);
+    assertLess(result.dw, TOLERANCE);
+  } finally {
+    await Deno.remove(script);
+  }
+});
