@@ -19,7 +19,14 @@ export * from "./io/safetensors.ts";
 export * from "./io/atomic_write.ts";
 export * from "./data/mvtec.ts";
 export * from "./data/normalize.ts";
-export { createImageCache, DEFAULT_MAX_PIXELS, loadMany, loadMask, loadRgb, saveRgbPng } from "./data/images.ts";
+export {
+  createImageCache,
+  DEFAULT_MAX_PIXELS,
+  loadMany,
+  loadMask,
+  loadRgb,
+  saveRgbPng,
+} from "./data/images.ts";
 export * from "./data/extract.ts";
 export * from "./data/synthetic.ts";
 export * from "./data/category_images.ts";
