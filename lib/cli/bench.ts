@@ -1,0 +1,187 @@
+/**
+ * `deno task bench` — time the ProjectionNet training step (3-way, SSPCAB on, trunk unfrozen) and the
+ * embedding pass on every available backend, each in its own process, and — when `python3` with `torch` is
+ * present — the same model in PyTorch on the CPU; print medians and the ratio to PyTorch.
+ * @module
+ */
+import { fromFileUrl, join } from "@std/path";
+import { parseCommand, startBackend } from "./common.ts";
+import type { FlagSpec } from "./flags.ts";
+import { runCli, UserError } from "../util/errors.ts";
+import { type Measurement, measureWorkloads } from "../bench/measure.ts";
+
+const SUMMARY = "Benchmark training and embedding on each backend against PyTorch on the same machine.";
+
+const FLAGS: FlagSpec[] = [
+  { name: "size", type: "number", default: 256, help: "image side" },
+  { name: "batch_size", type: "number", default: 8, help: "items per batch (the training step sees 3×)" },
+  { name: "steps", type: "number", default: 3, help: "measured repetitions after one warm-up" },
+  {
+    name: "backends",
+    type: "string",
+    default: "wasm,webgpu",
+    help: "comma list among tensorflow,webgpu,wasm,cpu",
+  },
+  { name: "backend", type: "string", help: "measure one backend (alias of --backends)" },
+  { name: "python", type: "string", default: "python3", help: "Python with torch for the PyTorch peer" },
+  { name: "threads", type: "number", default: navigator.hardwareConcurrency ?? 2, help: "PyTorch threads" },
+  { name: "child", type: "string", help: "(internal) measure this backend and print JSON" },
+];
+
+const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+
+async function runChild(backend: string, flags: Record<string, unknown>): Promise<Measurement | string> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "lib/cli/bench.ts"),
+      "--child",
+      backend,
+      "--size",
+      String(flags.size),
+      "--batch_size",
+      String(flags.batch_size),
+      "--steps",
+      String(flags.steps),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  if (!out.success) {
+    return new TextDecoder().decode(out.stderr).trim().split("\n").filter(Boolean).pop() ??
+      `exit ${out.code}`;
+  }
+  try {
+    return JSON.parse(text) as Measurement;
+  } catch {
+    return `no result (${text.slice(0, 120)})`;
+  }
+}
+
+/** Pythons to try for the PyTorch peer: the flag's, then Debian's system interpreter (python3-torch). */
+function pythonCandidates(flag: string): string[] {
+  return [...new Set([flag, "python3", "/usr/bin/python3"])];
+}
+
+async function runTorch(
+  flags: Record<string, unknown>,
+): Promise<{ peer: string; train_step_s: number; forward_s: number; peak_rss_mb: number } | string> {
+  let last = "PyTorch peer not available";
+  for (const python of pythonCandidates(String(flags.python))) {
+    const result = await runTorchWith(python, flags);
+    if (typeof result !== "string") return result;
+    last = result;
+  }
+  return last;
+}
+
+async function runTorchWith(
+  python: string,
+  flags: Record<string, unknown>,
+): Promise<{ peer: string; train_step_s: number; forward_s: number; peak_rss_mb: number } | string> {
+  try {
+    const out = await new Deno.Command(python, {
+      args: [
+        join(ROOT, "tests/bench/torch_reference.py"),
+        "--size",
+        String(flags.size),
+        "--batch",
+        String(flags.batch_size),
+        "--steps",
+        String(flags.steps),
+        "--threads",
+        String(flags.threads),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      return `PyTorch peer not available (${new TextDecoder().decode(out.stderr).trim().split("\n").pop()})`;
+    }
+    return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  } catch (err) {
+    return `PyTorch peer not available (${(err as Error).message})`;
+  }
+}
+
+const fmt = (s: number) => (Number.isFinite(s) ? `${s.toFixed(3)} s` : "—");
+const ratio = (
+  a: number,
+  b: number,
+) => (Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : "—");
+
+if (import.meta.main) {
+  await runCli(async () => {
+    const flags = parseCommand("bench", SUMMARY, FLAGS);
+    if (!flags) return;
+    if (flags.child) {
+      const info = await startBackend(flags.child, (l) => console.error(l));
+      if (info.name !== flags.child) throw new UserError(`backend ${flags.child} is not available`);
+      const slow = info.name === "cpu" || info.device.includes("software adapter");
+      const m = await measureWorkloads({
+        size: Number(flags.size),
+        batch: Number(flags.batch_size),
+        steps: slow ? 1 : Number(flags.steps),
+      });
+      console.log(JSON.stringify({ ...m, device: info.device }));
+      return;
+    }
+    const backends = String(flags.backend ?? flags.backends).split(",").map((s) => s.trim()).filter(Boolean);
+    console.log(
+      `ProjectionNet (ResNet18 + SSPCAB, 3-way), ${flags.size}², batch ${flags.batch_size} → ${
+        3 * Number(flags.batch_size)
+      } training images; medians of ${flags.steps} after a warm-up; ${navigator.hardwareConcurrency} logical cores`,
+    );
+    const torch = await runTorch(flags);
+    const peerTrain = typeof torch === "string" ? NaN : torch.train_step_s;
+    const peerFwd = typeof torch === "string" ? NaN : torch.forward_s;
+    const rows: string[][] = [[
+      "backend",
+      "device",
+      "train step",
+      "× PyTorch",
+      "img/s",
+      "embed pass",
+      "× PyTorch",
+      "peak RSS",
+    ]];
+    if (typeof torch === "string") console.log(torch);
+    else {
+      rows.push([
+        "pytorch",
+        torch.peer,
+        fmt(peerTrain),
+        "1.00×",
+        (3 * Number(flags.batch_size) / peerTrain).toFixed(1),
+        fmt(peerFwd),
+        "1.00×",
+        `${torch.peak_rss_mb.toFixed(0)} MiB`,
+      ]);
+    }
+    for (const backend of backends) {
+      const m = await runChild(backend, flags);
+      if (typeof m === "string") {
+        rows.push([backend, `skipped: ${m}`, "", "", "", "", "", ""]);
+        continue;
+      }
+      const leak =
+        m.tensorCounts.length > 2 && m.tensorCounts[m.tensorCounts.length - 1] !== m.tensorCounts[1]
+          ? " (tensor count grew!)"
+          : "";
+      rows.push([
+        backend,
+        (m as Measurement & { device: string }).device,
+        fmt(m.trainStepS),
+        ratio(m.trainStepS, peerTrain),
+        (m.trainImages / m.trainStepS).toFixed(1),
+        fmt(m.forwardS),
+        ratio(m.forwardS, peerFwd),
+        `${m.peakRssMb.toFixed(0)} MiB${leak}`,
+      ]);
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd());
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * Notebook parameters: the values of a notebook's first code cell, each overridable from an `SSPCAB_*`
+ * environment variable (that is how `deno task report` and CI pass them), and the project-root-relative
+ * paths the notebooks use.
+ *
+ * The Deno kernel starts in the notebook's folder (`notebooks/`) and relative imports are resolved from
+ * there, so a notebook must not `Deno.chdir`. Paths in parameters are instead relative to the **project
+ * root** (like the `deno task` commands), and {@link projectPath} turns them into paths the process can open.
+ * @module
+ */
+import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
+import { UserError } from "../util/errors.ts";
+
+/** The environment variables of the parameters cell, by parameter. */
+export const PARAMETER_ENV = {
+  /** Category folder name; empty: the first category present. */
+  category: "SSPCAB_CATEGORY",
+  /** MVTec-layout data folder; empty: `data/mvtec` when present, else a generated synthetic set. */
+  dataDir: "SSPCAB_DATA_DIR",
+  /** Image side in pixels. */
+  size: "SSPCAB_SIZE",
+  /** Training steps (notebooks that train). */
+  steps: "SSPCAB_STEPS",
+  /** Compute backend (`auto`, `tensorflow`, `webgpu`, `wasm`, `cpu`). */
+  backend: "SSPCAB_BACKEND",
+  /** Where the notebooks write (models, plots, the synthetic set, the report). */
+  outputDir: "SSPCAB_OUTPUT_DIR",
+  /** The official MVTec AD archive to extract first (optional). */
+  archive: "SSPCAB_ARCHIVE",
+} as const;
+
+/** Names of all parameter environment variables, in parameter-cell order. */
+export const PARAMETER_ENV_VARS: readonly string[] = Object.values(PARAMETER_ENV);
+
+/**
+ * Environment variable the report runner sets to a JSON file where notebooks can record facts for the
+ * report's title page (e.g. the backend actually used); see {@link reportFact}.
+ */
+export const REPORT_FACTS_ENV = "SSPCAB_REPORT_FACTS";
+
+/** The project root (the folder holding `deno.json`), derived from this module's location. */
+export const PROJECT_ROOT: string = fromFileUrl(new URL("../../", import.meta.url)).replace(/[\\/]+$/, "");
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: use the defaults
+  }
+}
+
+/** The value of environment variable `name` (trimmed) when set and not empty, else `fallback`. */
+export function envString(name: string, fallback: string): string {
+  const v = readEnv(name)?.trim();
+  return v ? v : fallback;
+}
+
+/**
+ * The numeric value of environment variable `name` when set and not empty, else `fallback`. Throws a
+ * {@link UserError} naming the variable when the value is not a number (or not an integer when
+ * `integer` is true, or below `min`).
+ */
+export function envNumber(
+  name: string,
+  fallback: number,
+  options: { integer?: boolean; min?: number } = {},
+): number {
+  const raw = readEnv(name)?.trim();
+  if (!raw) return fallback;
+  const v = Number(raw);
+  const integer = options.integer ?? true;
+  const min = options.min ?? (integer ? 1 : -Infinity);
+  if (!Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min) {
+    throw new UserError(
+      `invalid ${name}=${JSON.stringify(raw)}`,
+      `use ${integer ? "an integer" : "a number"}${Number.isFinite(min) ? ` >= ${min}` : ""}, or unset it ` +
+        `for the default (${fallback})`,
+    );
+  }
+  return v;
+}
+
+/** A parameter path (relative to the project root, or absolute) as a path this process can open. */
+export function projectPath(path: string): string {
+  return isAbsolute(path) ? path : join(PROJECT_ROOT, path);
+}
+
+/**
+ * A path for display: relative to the project root when it lies inside it (so executed notebooks and
+ * reports never show this machine's absolute paths), else as given.
+ */
+export function displayPath(path: string): string {
+  const abs = projectPath(path);
+  const rel = relative(PROJECT_ROOT, abs);
+  if (rel === "") return ".";
+  return rel.startsWith("..") && isAbsolute(path) ? path : rel.replaceAll("\\", "/");
+}
+
+/**
+ * Record a fact for the report's title page (e.g. `reportFact("backend", "wasm (SIMD)")`). Does nothing
+ * unless the report runner set {@link REPORT_FACTS_ENV}; facts from all notebooks are merged, later ones
+ * overwriting earlier ones with the same key.
+ */
+export async function reportFact(key: string, value: string | number | boolean): Promise<void> {
+  const file = readEnv(REPORT_FACTS_ENV);
+  if (!file) return;
+  let facts: Record<string, unknown> = {};
+  try {
+    facts = JSON.parse(await Deno.readTextFile(file));
+  } catch {
+    facts = {};
+  }
+  facts[key] = value;
+  await Deno.writeTextFile(file, JSON.stringify(facts, null, 2) + "\n");
+}
