@@ -25,6 +25,12 @@ const FLAGS: FlagSpec[] = [
   { name: "backend", type: "string", help: "measure one backend (alias of --backends)" },
   { name: "python", type: "string", default: "python3", help: "Python with torch for the PyTorch peer" },
   { name: "threads", type: "number", default: navigator.hardwareConcurrency ?? 2, help: "PyTorch threads" },
+  {
+    name: "allow_software",
+    type: "boolean",
+    default: false,
+    help: "also time WebGPU on a software adapter (slow)",
+  },
   { name: "child", type: "string", help: "(internal) measure this backend and print JSON" },
 ];
 
@@ -44,6 +50,7 @@ async function runChild(backend: string, flags: Record<string, unknown>): Promis
       String(flags.batch_size),
       "--steps",
       String(flags.steps),
+      ...(flags.allow_software ? ["--allow_software"] : []),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -119,7 +126,13 @@ if (import.meta.main) {
     if (flags.child) {
       const info = await startBackend(flags.child, (l) => console.error(l));
       if (info.name !== flags.child) throw new UserError(`backend ${flags.child} is not available`);
-      const slow = info.name === "cpu" || info.device.includes("software adapter");
+      const software = info.device.includes("software adapter");
+      if (software && !flags.allow_software) {
+        throw new UserError(
+          `only a software adapter (${info.device}); add --allow_software to time it anyway`,
+        );
+      }
+      const slow = info.name === "cpu" || software;
       const m = await measureWorkloads({
         size: Number(flags.size),
         batch: Number(flags.batch_size),
