@@ -205,7 +205,8 @@ function ledoitWolfFromCentred(xc: Matrix, g: Matrix): { shrinkage: number } {
   let delta = delta_ - 2 * mu * traceSum + d * mu * mu;
   delta /= d;
   beta = Math.min(beta, delta);
-  return { shrinkage: beta === 0 ? 0 : beta / delta };
+  // In exact arithmetic 0 ≤ β ≤ δ; rounding on (near-)degenerate data can push β a hair below 0.
+  return { shrinkage: beta === 0 ? 0 : Math.min(1, Math.max(0, beta / delta)) };
 }
 
 /**

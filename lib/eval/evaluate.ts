@@ -36,6 +36,16 @@ export interface Evaluation {
   threshold: number;
 }
 
+/**
+ * The Youden threshold, made usable: when no threshold beats chance (J ≤ 0 everywhere) the Youden point is
+ * sklearn's +∞ "admit nothing" point; then the highest test score is used instead, so that the threshold is a
+ * finite number that can be saved and shipped.
+ */
+export function decisionThreshold(curve: RocCurve): number {
+  const t = youdenThreshold(curve);
+  return Number.isFinite(t) || curve.thresholds.length < 2 ? t : curve.thresholds[1];
+}
+
 /** Fit a density on train embeddings and score test embeddings. */
 export function evaluateEmbeddings(
   train: Matrix,
@@ -48,7 +58,14 @@ export function evaluateEmbeddings(
     : fitGaussianDensity(train, { l2Normalize: true });
   const scores = scoreRows(density, test);
   const curve = rocCurve(labels, scores);
-  return { density, scores, labels, auroc: rocAuc(labels, scores), curve, threshold: youdenThreshold(curve) };
+  return {
+    density,
+    scores,
+    labels,
+    auroc: rocAuc(labels, scores),
+    curve,
+    threshold: decisionThreshold(curve),
+  };
 }
 
 /** Embed train and test images with the net and evaluate (see {@link evaluateEmbeddings}). */

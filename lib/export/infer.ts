@@ -1,6 +1,7 @@
 /**
  * Inference from an exported bundle only — no training code: load the graph model, the density and the
- * metadata, resize images as the metadata says, run the graph, and compare the score with the threshold.
+ * metadata, resize images as the metadata says, run the graph to the embedding, score it with the bundle's
+ * density and compare the score with the threshold.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -65,17 +66,12 @@ export async function inferImages(
     const pixels = new Float32Array(chunk.length * size * size * 3);
     images.forEach((img, i) => pixels.set(img.data, i * size * size * 3));
     const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
-    let scores: ArrayLike<number>;
-    if (bundle.metadata.outputs.includes("score")) {
-      const s = bundle.model.execute({ image: x }, "score") as tf.Tensor;
-      scores = await s.data();
-      s.dispose();
-    } else {
-      const e = bundle.model.execute({ image: x }, "embedding") as tf.Tensor2D;
-      const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
-      e.dispose();
-      scores = scoreRows(bundle.fitted.density, rows);
-    }
+    // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
+    // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
+    const e = bundle.model.execute({ image: x }, "embedding") as tf.Tensor2D;
+    const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
+    e.dispose();
+    const scores = scoreRows(bundle.fitted.density, rows);
     x.dispose();
     chunk.forEach((path, i) => {
       const score = scores[i];
