@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+import "./backend/gradients.ts";
 import { fromFileUrl, join } from "@std/path";
 import { UserError } from "./util/errors.ts";
 
