@@ -157,3 +157,69 @@ Deno.test("train/eval/predict/export/infer on bad inputs", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "train: killed with SIGKILL mid-run, --resume finishes from the last checkpoint",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sspcab_kill_" });
+    try {
+      await generateSyntheticDataset(join(dir, "data"), {
+        categories: ["synthetic_object"],
+        size: 32,
+        trainCount: 3,
+        testGoodCount: 1,
+        testBadCount: 1,
+      });
+      const args = [
+        "run",
+        "-A",
+        join(root, "lib", "cli", "train.ts"),
+        "--data_dir",
+        join(dir, "data"),
+        "--type",
+        "synthetic_object",
+        "--model_dir",
+        join(dir, "models"),
+        "--log_dir",
+        join(dir, "logs"),
+        "--epochs",
+        "12",
+        "--test_epochs",
+        "2",
+        "--batch_size",
+        "1",
+        "--size",
+        "32",
+        "--no-pretrained",
+        "--backend",
+        "wasm",
+      ];
+      const checkpoint = join(dir, "models", "model-synthetic_object.checkpoint.safetensors");
+      const child = new Deno.Command(Deno.execPath(), { args, stdout: "null", stderr: "null" }).spawn();
+      const deadline = Date.now() + 120_000;
+      while (!(await Deno.stat(checkpoint).then(() => true, () => false)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      child.kill("SIGKILL");
+      const status = await child.status;
+      assert(!status.success, "the run was killed before finishing");
+      const resumed = await new Deno.Command(Deno.execPath(), {
+        args: [...args, "--resume"],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const out = new TextDecoder().decode(resumed.stdout);
+      assertEquals(resumed.code, 0, new TextDecoder().decode(resumed.stderr));
+      assertStringIncludes(out, "resumed from");
+      assertStringIncludes(out, "synthetic_object: 12 steps");
+      const leftovers = [...Deno.readDirSync(join(dir, "models"))].filter((e) => e.name.endsWith(".tmp"));
+      assertEquals(leftovers.length, 0, "a resumed run removes temp files of a write that was killed");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "../backend/gradients.ts";
-import { dirname } from "@std/path";
+import { basename, dirname, join } from "@std/path";
 import { createProjectionNet, type ProjectionNet, trainableNames } from "../model/projection_net.ts";
 import { loadStateDict, saveStateDict } from "../model/state_dict.ts";
 import { disposeParams } from "../model/params.ts";
@@ -75,6 +75,21 @@ async function appendLog(path: string, line: string): Promise<void> {
   await Deno.writeTextFile(path, line + "\n", { append: true });
 }
 
+/** Remove temp files of atomic writes to `path` that a killed run left behind (`<path>.<pid>.<id>.tmp`). */
+async function removeStaleTempFiles(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && e.name.startsWith(prefix) && e.name.endsWith(".tmp")) {
+        await Deno.remove(join(dir, e.name));
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 async function accuracy(logits: tf.Tensor2D, labels: tf.Tensor1D): Promise<number> {
   const acc = tf.tidy(() =>
     tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"))
@@ -128,6 +143,7 @@ export async function trainCategory(
     bestStep: 0,
     history: [],
   };
+  await removeStaleTempFiles(paths.checkpoint);
   const hasCheckpoint = await Deno.stat(paths.checkpoint).then(() => true, () => false);
   if (options.resume && hasCheckpoint) {
     state = await loadCheckpoint(paths.checkpoint, net, optimizer, config);
