@@ -53,6 +53,7 @@ export * from "./eval/embed.ts";
 export * from "./eval/evaluate.ts";
 export * from "./eval/fitted_model.ts";
 export * from "./eval/run_eval.ts";
+export * from "./eval/published_results.ts";
 export * from "./predict/predict.ts";
 export * from "./export/graph_model.ts";
 export * from "./export/bundle_io.ts";
