@@ -141,6 +141,10 @@ Deno.test("wasm training kernels: conv2d gradients match cpu", async (t) => {
     ["3×3/2 same 3→8", [2, 8, 8, 3], [3, 3, 3, 8], 2, "same"],
     ["7×7/2 pad 3 3→8 (stem)", [2, 16, 16, 3], [7, 7, 3, 8], 2, 3],
     ["7×7/2 valid 3→8", [2, 15, 15, 3], [7, 7, 3, 8], 2, "valid"],
+    ["3×3/2 pad 1 on 2×2 (1×1 out)", [3, 2, 2, 8], [3, 3, 8, 16], 2, 1],
+    ["3×3/1 pad 1 on 1×1", [3, 1, 1, 8], [3, 3, 8, 16], 1, 1],
+    ["1×1/2 on 2×2", [3, 2, 2, 8], [1, 1, 8, 16], 2, "valid"],
+    ["3×3/1 pad 1 on 2×3", [3, 2, 3, 8], [3, 3, 8, 16], 1, 1],
   ];
   for (const [name, xShape, wShape, stride, pad] of cases) {
     await t.step(name, () => assertParity(name, [xShape, wShape], conv(stride, pad)));
@@ -156,8 +160,27 @@ Deno.test("wasm training kernels: conv2d gradients match cpu", async (t) => {
   );
 });
 
-Deno.test("wasm training kernels: chunked and tap-grouped filter GEMMs match cpu", async () => {
-  const previous = configureWasmTrainingKernels({ gemmBlockElements: 700 });
+Deno.test("wasm training kernels: filter gradients over shifted grids in blocks of images match cpu", async () => {
+  // One image per block (the per-block products are summed), strides 1 and 2, kernels 1, 3 and 7.
+  const previous = configureWasmTrainingKernels({ gridBlockPixels: 1 });
+  try {
+    await assertParity("3×3/1 pad 1", [[3, 9, 7, 8], [3, 3, 8, 16]], conv(1, 1));
+    await assertParity("3×3/2 pad 1 odd size", [[3, 9, 7, 8], [3, 3, 8, 16]], conv(2, 1));
+    await assertParity("7×7/2 pad 3", [[3, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
+    await assertParity("1×1/2", [[3, 10, 10, 8], [1, 1, 8, 16]], conv(2, 0));
+    await assertParity("5×5/3 pad 2", [[3, 13, 11, 4], [5, 5, 4, 8]], conv(3, 2));
+    await assertParity(
+      "explicit asymmetric padding",
+      [[3, 9, 9, 8], [3, 3, 8, 16]],
+      (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, [[0, 0], [0, 2], [1, 0], [0, 0]]),
+    );
+  } finally {
+    configureWasmTrainingKernels(previous);
+  }
+});
+
+Deno.test("wasm training kernels: im2col filter GEMMs (chunked and tap-grouped) match cpu", async () => {
+  const previous = configureWasmTrainingKernels({ filterGradMethod: "im2col", gemmBlockElements: 700 });
   try {
     await assertParity("3×3/2 in small blocks", [[3, 10, 10, 8], [3, 3, 8, 16]], conv(2, 1));
     await assertParity("7×7/2 in small blocks", [[3, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
@@ -236,6 +259,56 @@ Deno.test("wasm training kernels: max-pool, reductions and matMul gradients matc
           tf.reshape(tf.sum(sq, 3), [-1]),
         ]);
       }),
+  );
+  await t.step(
+    "large sum / mean (XNNPACK average pooling)",
+    () =>
+      assertParity("pooled reductions", [[4, 32, 32, 16]], (x) => {
+        const sq = tf.square(x);
+        return tf.concat([
+          tf.reshape(tf.sum(sq, [0, 1, 2]), [-1]),
+          tf.reshape(tf.mean(sq, [0, 1, 2], true), [-1]),
+          tf.reshape(tf.mean(sq, [1, 2]), [-1]),
+          tf.reshape(tf.sum(tf.reshape(sq, [4, 1024, 16]), 1), [-1]),
+          tf.reshape(tf.mean(tf.reshape(sq, [4096, 16]), 0), [-1]),
+        ]);
+      }),
+  );
+  await t.step(
+    "tf.batchNorm (FusedBatchNorm) with per-channel statistics",
+    () =>
+      assertParity("batchNorm", [[2, 5, 5, 8], [8], [8], [8], [8]], (x, m, v, o, s) => {
+        return tf.batchNorm(x, m, tf.add(tf.square(v), 0.5), o, s, 1e-3);
+      }),
+  );
+  await t.step(
+    "tf.batchNorm forward: |mean| ≫ σ, no offset / scale, rank 2, full-size statistics",
+    async () => {
+      // Forward only: tfjs cannot differentiate tf.batchNorm without a scale.
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const t = (n: number, seed: number, shape: number[]) => tf.tensor(seeded(n, seed), shape);
+          const x = t(2 * 5 * 5 * 8, 1, [2, 5, 5, 8]);
+          const m = t(8, 2, [8]);
+          const v = tf.add(tf.square(t(8, 3, [8])), 0.5);
+          const o = t(8, 4, [8]);
+          const full = tf.add(tf.square(t(2 * 5 * 5 * 8, 5, [2, 5, 5, 8])), 0.5);
+          // |mean| ≫ σ (a batch-norm over few samples): x̂ must keep its precision.
+          const offCentre = tf.add(tf.mul(x, 1e-3), 300);
+          const { mean, variance } = tf.moments(offCentre, [0, 1, 2]);
+          return [
+            tf.batchNorm(offCentre, mean, variance, undefined, undefined, 1e-8),
+            tf.batchNorm(x, m, v, undefined, undefined, 1e-5),
+            tf.batchNorm(tf.reshape(x, [50, 8]), m, v, o, undefined, 0),
+            tf.batchNorm(x, tf.mul(x, 0.5), full),
+          ].map((r) => r.dataSync() as Float32Array);
+        });
+      };
+      const expected = await run("cpu");
+      const actual = await run("wasm");
+      expected.forEach((e, i) => assertLess(relL2(actual[i], e), TOLERANCE, `case ${i}`));
+    },
   );
   await t.step(
     "gather (UnsortedSegmentSum)",

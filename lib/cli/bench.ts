@@ -2,6 +2,10 @@
  * `deno task bench` — time the ProjectionNet training step (3-way, SSPCAB on, trunk unfrozen) and the
  * embedding pass on every available backend, each in its own process, and — when `python3` with `torch` is
  * present — the same model in PyTorch on the CPU; print medians and the ratio to PyTorch.
+ *
+ * `--soak N` instead runs N training steps on one backend (`--backend`, default wasm) and prints resident
+ * memory, live tensors, tensor bytes and the wasm heap at intervals, then whether they stayed flat after the
+ * warm-up (exit status 1 when they did not), e.g. `deno task bench --soak 300 --size 128`.
  * @module
  */
 import { fromFileUrl, join } from "@std/path";
@@ -9,6 +13,7 @@ import { parseCommand, startBackend } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { type Measurement, measureWorkloads } from "../bench/measure.ts";
+import { type SoakSample, soakTraining } from "../bench/soak.ts";
 
 const SUMMARY = "Benchmark training and embedding on each backend against PyTorch on the same machine.";
 
@@ -31,6 +36,13 @@ const FLAGS: FlagSpec[] = [
     default: false,
     help: "also time WebGPU on a software adapter (slow)",
   },
+  {
+    name: "soak",
+    type: "number",
+    default: 0,
+    help: "run this many training steps on one backend, watch memory",
+  },
+  { name: "soak_every", type: "number", help: "with --soak: sample every N steps (default: ~20 samples)" },
   { name: "child", type: "string", help: "(internal) measure this backend and print JSON" },
 ];
 
@@ -119,10 +131,56 @@ const ratio = (
   b: number,
 ) => (Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : "—");
 
+/** `--soak`: train on one backend for many steps and report whether memory and tensor counts stay flat. */
+async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
+  const backend = String(flags.backend ?? String(flags.backends).split(",")[0]).trim();
+  const info = await startBackend(backend);
+  if (info.name !== backend) throw new UserError(`backend ${backend} is not available`);
+  const steps = Math.max(2, Math.floor(Number(flags.soak)));
+  console.log(
+    `soak: ${steps} training steps on ${info.name} (${info.device}), ${flags.size}², batch ${flags.batch_size} → ${
+      3 * Number(flags.batch_size)
+    } images`,
+  );
+  const header = ["step", "time", "loss", "RSS", "tensors", "tensor MiB", "wasm heap"];
+  const row = (s: SoakSample) => [
+    String(s.step),
+    `${s.elapsedS.toFixed(1)} s`,
+    s.loss.toFixed(4),
+    `${s.rssMb.toFixed(0)} MiB`,
+    String(s.tensors),
+    s.tensorMb.toFixed(1),
+    Number.isNaN(s.wasmHeapMb) ? "—" : `${s.wasmHeapMb.toFixed(0)} MiB`,
+  ];
+  const widths = [6, 9, 8, 10, 8, 11, 10];
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
+  console.log(line(header));
+  const result = await soakTraining({
+    steps,
+    size: Number(flags.size),
+    batch: Number(flags.batch_size),
+    every: flags.soak_every === undefined ? undefined : Number(flags.soak_every),
+    onSample: (s) => console.log(line(row(s))),
+  });
+  const flat = result.tensorsFlat && result.rssFlat && result.wasmHeapGrowthMb === 0;
+  console.log(
+    `after the ${result.warmup}-step warm-up: tensor count ${result.tensorsFlat ? "flat" : "GREW"}, RSS ${
+      result.rssGrowthMb >= 0 ? "+" : ""
+    }${result.rssGrowthMb.toFixed(0)} MiB (${result.rssFlat ? "flat" : "GREW"}), wasm heap +${
+      result.wasmHeapGrowthMb.toFixed(0)
+    } MiB; peak RSS ${result.peakRssMb.toFixed(0)} MiB → ${flat ? "FLAT" : "NOT FLAT"}`,
+  );
+  return flat;
+}
+
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("bench", SUMMARY, FLAGS);
     if (!flags) return;
+    if (Number(flags.soak) > 0) {
+      if (!(await runSoak(flags))) Deno.exitCode = 1;
+      return;
+    }
     if (flags.child) {
       const info = await startBackend(flags.child, (l) => console.error(l));
       if (info.name !== flags.child) throw new UserError(`backend ${flags.child} is not available`);

@@ -123,6 +123,11 @@ function updateRunningStats(
  * Training-mode BatchNorm as one node of the gradient tape: it saves only the normalised input x̂ and 1/σ
  * (not every intermediate of the plain-op formula), which keeps the backward pass's memory at one tensor per
  * layer. Gradients: dβ = Σdy, dγ = Σdy·x̂, dx = γ/σ · (dy − mean(dy) − x̂·mean(dy·x̂)).
+ *
+ * Written for few passes over the activations, most of a ResNet step's elementwise work being here: the
+ * per-channel affine maps (x̂ from x; y and mean(dy) + x̂·mean(dy·x̂) from x̂) are `tf.batchNorm` calls,
+ * one pass each (on `wasm` an XNNPACK kernel, see `lib/backend/wasm_training_kernels.ts`), and the variance
+ * is the mean of one `squaredDifference` pass.
  */
 function batchNormTrain(
   ctx: ForwardContext,
@@ -134,24 +139,36 @@ function batchNormTrain(
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.shape.length - 1];
   const node = tf.customGrad(
-    ((xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-      const input = xIn;
-      const { mean, variance } = tf.moments(input, axes);
+    ((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      const mean = tf.mean(input, axes);
+      const variance = tf.mean(tf.squaredDifference(input, mean), axes);
       updateRunningStats(ctx, name, mean, variance, count);
       const invStd = tf.rsqrt(tf.add(variance, BN_EPS));
-      const xHat = tf.mul(tf.sub(input, mean), invStd);
+      const xHat = tf.batchNorm(input, mean, variance, undefined, undefined, BN_EPS);
       save([xHat, invStd, g]);
+      // y = x̂·γ + β: a batch-norm of x̂ with mean 0, variance 1 and no epsilon.
+      const zero = tf.zerosLike(mean);
+      const one = tf.onesLike(variance);
       return {
-        value: tf.add(tf.mul(xHat, g), b),
+        value: tf.batchNorm(xHat, zero, one, b, g, 0),
         gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
           const grad = dy as tf.Tensor;
           const [xh, inv, gam] = saved;
           const dBeta = tf.sum(grad, axes);
           const dGamma = tf.sum(tf.mul(grad, xh), axes);
-          const dx = tf.mul(
-            tf.mul(gam, inv),
-            tf.sub(tf.sub(grad, tf.div(dBeta, count)), tf.mul(xh, tf.div(dGamma, count))),
+          // dx = k·dy − k·(mean(dy) + x̂·mean(dy·x̂)) with k = γ/σ; the second term is a batch-norm of x̂
+          // with mean 0, variance 1, no epsilon, scale −k·mean(dy·x̂) and offset −k·mean(dy).
+          const k = tf.mul(gam, inv);
+          const kn = tf.mul(k, -1 / count);
+          const projection = tf.batchNorm(
+            xh,
+            tf.zerosLike(dBeta),
+            tf.onesLike(dBeta),
+            tf.mul(kn, dBeta),
+            tf.mul(kn, dGamma),
+            0,
           );
+          const dx = tf.add(tf.mul(grad, k), projection);
           return [dx, dGamma, dBeta];
         },
       };

@@ -66,10 +66,11 @@ export function createOptimizer(config: OptimizerConfig): Optimizer {
     config,
     step(params, grads, lr) {
       steps++;
-      tf.tidy(() => {
-        for (const [name, grad] of grads) {
-          const p = params.get(name);
-          if (!p) throw new Error(`optimizer: no parameter "${name}"`);
+      // One tidy per parameter: its temporaries are freed before the next parameter's are made.
+      for (const [name, grad] of grads) {
+        const p = params.get(name);
+        if (!p) throw new Error(`optimizer: no parameter "${name}"`);
+        tf.tidy(() => {
           const d = config.weightDecay ? tf.add(grad, tf.mul(p, config.weightDecay)) : grad;
           if (config.name === "sgd") {
             const key = `momentum.${name}`;
@@ -88,8 +89,8 @@ export function createOptimizer(config: OptimizerConfig): Optimizer {
             const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(c2)), eps);
             p.assign(tf.sub(p, tf.mul(tf.div(m, denom), lr / c1)));
           }
-        }
-      });
+        });
+      }
     },
     async exportState() {
       const tensors = new Map<string, TensorToWrite>();

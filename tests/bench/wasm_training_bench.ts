@@ -14,6 +14,8 @@
  * # lighter graph: padding inside conv2d (no tf.pad / slice) and batch-norm as one customGrad node —
  * # needed for 256² batch 24, which otherwise exceeds the 4 GiB wasm heap
  * deno run -A tests/bench/wasm_training_bench.ts --size 256 --batch 24 --steps 1 --conv-pad conv --bn custom
+ * # --lean: free saved tensors and gradients during the backward pass (lib/backend/lean_backprop.ts)
+ * deno run -A tests/bench/wasm_training_bench.ts --size 256 --batch 24 --steps 1 --lean --threads 2
  * ```
  *
  * Not a unit test (it takes seconds to minutes); it prints a small table and exits.
@@ -27,6 +29,7 @@ import {
   unregisterWasmTrainingKernels,
 } from "../../lib/backend/wasm_training_kernels.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
+import { installLeanBackprop } from "../../lib/backend/lean_backprop.ts";
 
 interface BenchArgs {
   /** Pad convolutions with `tf.pad` + "valid" (as specified) or with tfjs' explicit conv padding. */
@@ -40,6 +43,7 @@ interface BenchArgs {
   naive: boolean;
   forward: boolean;
   threads: number;
+  lean: boolean;
 }
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -59,6 +63,7 @@ function parseArgs(argv: string[]): BenchArgs {
     naive: argv.includes("--naive"),
     forward: !argv.includes("--no-forward"),
     threads: Number(get("--threads") ?? 1),
+    lean: argv.includes("--lean"),
   };
 }
 
@@ -338,12 +343,14 @@ async function main(): Promise<void> {
   const threads = args.threads > 1 ? await enableWasmThreads(args.threads) : 1;
   if (args.naive) registerNaiveFilterGrad();
   else registerWasmTrainingKernels();
+  if (args.lean) installLeanBackprop();
   if (!(await tf.setBackend("wasm"))) throw new Error("could not start the wasm backend");
   console.log(
     `wasm backend, SIMD ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT")}, ${threads} thread(s), ` +
       (args.naive ? "stock kernels + naive JS Conv2DBackpropFilter" : "training kernels registered") +
       `, padding ${args.convPad === "conv" ? "inside conv2d" : "tf.pad + valid"}` +
-      `, batch-norm ${args.bn === "custom" ? "one customGrad node" : "plain ops"}`,
+      `, batch-norm ${args.bn === "custom" ? "one customGrad node" : "plain ops"}` +
+      (args.lean ? ", lean backward pass" : ""),
   );
   const p = createResNet18(3);
   for (let i = 0; i < args.sizes.length; i++) {
