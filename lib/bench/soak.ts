@@ -21,7 +21,7 @@ export interface SoakOptions {
   batch: number;
   /** Sample every this many steps (default: about 20 samples). */
   every?: number;
-  /** Steps not judged (allocators and operator caches fill up first; default: a tenth, at least 5). */
+  /** Steps not judged (allocators and operator caches fill up first; default: a fifth, at least 5). */
   warmup?: number;
   /** Called with each sample as it is taken. */
   onSample?: (sample: SoakSample) => void;
@@ -37,6 +37,8 @@ export interface SoakSample {
   loss: number;
   /** Resident set size, MiB. */
   rssMb: number;
+  /** V8's used JS heap, MiB. */
+  jsHeapMb: number;
   /** Live tensors. */
   tensors: number;
   /** Bytes held by live tensors, MiB. */
@@ -53,9 +55,12 @@ export interface SoakResult {
   warmup: number;
   /** Whether the live tensor count was the same in every judged sample. */
   tensorsFlat: boolean;
-  /** RSS growth from the first to the last judged sample, MiB. */
+  /**
+   * RSS growth over the judged samples, MiB: the median of their last third minus the median of their first
+   * third (robust to the allocator's step-to-step wobble).
+   */
   rssGrowthMb: number;
-  /** Whether RSS stayed within {@link RSS_TOLERANCE_MB} (or 5 %) of the first judged sample. */
+  /** Whether that growth stayed within {@link RSS_TOLERANCE_MB} (or 5 % of the RSS). */
   rssFlat: boolean;
   /** Growth of the wasm heap over the judged samples, MiB (0 when not on wasm). */
   wasmHeapGrowthMb: number;
@@ -65,6 +70,11 @@ export interface SoakResult {
 
 /** RSS may wander this much (MiB) after the warm-up before it counts as growth (allocator noise). */
 export const RSS_TOLERANCE_MB = 64;
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
 
 /** Size of the wasm backend's heap in MiB, or NaN when the active backend is not wasm. */
 export function wasmHeapMb(): number {
@@ -77,7 +87,7 @@ export function wasmHeapMb(): number {
 export async function soakTraining(options: SoakOptions): Promise<SoakResult> {
   const { steps, size, batch } = options;
   const every = Math.max(1, options.every ?? Math.ceil(steps / 20));
-  const warmup = Math.min(steps - 1, Math.max(0, options.warmup ?? Math.max(5, Math.ceil(steps / 10))));
+  const warmup = Math.min(steps - 1, Math.max(0, options.warmup ?? Math.max(5, Math.ceil(steps / 5))));
   const net = createProjectionNet(defaultProjectionNetConfig(), 0);
   const rng = createRng(1);
   const n = 3 * batch;
@@ -99,7 +109,8 @@ export async function soakTraining(options: SoakOptions): Promise<SoakResult> {
       const r = await lossAndGradients(net, x, y, names);
       optimizer.step(net.params, r.grads, 0.03);
       tf.dispose([x, y, r.logits, ...r.grads.values()]);
-      const rss = Deno.memoryUsage().rss / 2 ** 20;
+      const usage = Deno.memoryUsage();
+      const rss = usage.rss / 2 ** 20;
       peak = Math.max(peak, rss);
       if (step % every === 0 || step === steps || step === warmup) {
         const memory = tf.memory();
@@ -108,6 +119,7 @@ export async function soakTraining(options: SoakOptions): Promise<SoakResult> {
           elapsedS: (performance.now() - start) / 1000,
           loss: r.loss,
           rssMb: rss,
+          jsHeapMb: usage.heapUsed / 2 ** 20,
           tensors: memory.numTensors,
           tensorMb: memory.numBytes / 2 ** 20,
           wasmHeapMb: wasmHeapMb(),
@@ -123,7 +135,9 @@ export async function soakTraining(options: SoakOptions): Promise<SoakResult> {
   const judged = samples.filter((s) => s.step >= warmup);
   const first = judged[0];
   const last = judged[judged.length - 1];
-  const rssGrowthMb = last.rssMb - first.rssMb;
+  const third = Math.max(1, Math.floor(judged.length / 3));
+  const rssGrowthMb = median(judged.slice(-third).map((s) => s.rssMb)) -
+    median(judged.slice(0, third).map((s) => s.rssMb));
   const heapGrowth = last.wasmHeapMb - first.wasmHeapMb;
   return {
     samples,

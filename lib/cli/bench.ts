@@ -142,17 +142,18 @@ async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
       3 * Number(flags.batch_size)
     } images`,
   );
-  const header = ["step", "time", "loss", "RSS", "tensors", "tensor MiB", "wasm heap"];
+  const header = ["step", "time", "loss", "RSS", "JS heap", "tensors", "tensor MiB", "wasm heap"];
   const row = (s: SoakSample) => [
     String(s.step),
     `${s.elapsedS.toFixed(1)} s`,
     s.loss.toFixed(4),
     `${s.rssMb.toFixed(0)} MiB`,
+    `${s.jsHeapMb.toFixed(0)} MiB`,
     String(s.tensors),
     s.tensorMb.toFixed(1),
     Number.isNaN(s.wasmHeapMb) ? "—" : `${s.wasmHeapMb.toFixed(0)} MiB`,
   ];
-  const widths = [6, 9, 8, 10, 8, 11, 10];
+  const widths = [6, 9, 8, 10, 9, 8, 11, 10];
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   console.log(line(header));
   const result = await soakTraining({
@@ -164,9 +165,11 @@ async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
   });
   const flat = result.tensorsFlat && result.rssFlat && result.wasmHeapGrowthMb === 0;
   console.log(
-    `after the ${result.warmup}-step warm-up: tensor count ${result.tensorsFlat ? "flat" : "GREW"}, RSS ${
-      result.rssGrowthMb >= 0 ? "+" : ""
-    }${result.rssGrowthMb.toFixed(0)} MiB (${result.rssFlat ? "flat" : "GREW"}), wasm heap +${
+    `after the ${result.warmup}-step warm-up: tensor count ${
+      result.tensorsFlat ? "flat" : "GREW"
+    }, RSS (median of the last third − of the first third) ${result.rssGrowthMb >= 0 ? "+" : ""}${
+      result.rssGrowthMb.toFixed(0)
+    } MiB (${result.rssFlat ? "flat" : "GREW"}), wasm heap +${
       result.wasmHeapGrowthMb.toFixed(0)
     } MiB; peak RSS ${result.peakRssMb.toFixed(0)} MiB → ${flat ? "FLAT" : "NOT FLAT"}`,
   );
