@@ -16,7 +16,13 @@ import { installLeanBackprop } from "./lean_backprop.ts";
 /** Start the wasm backend and return a description of it (SIMD, threads). */
 export async function startWasmBackend(): Promise<string> {
   const wanted = Number(Deno.env.get("SSPCAB_WASM_THREADS") ?? navigator.hardwareConcurrency ?? 1);
-  const threads = Number.isFinite(wanted) && wanted > 1 ? await enableWasmThreads(wanted) : 1;
+  // Threads are chosen when the wasm runtime first starts; switching back to a running wasm backend keeps them.
+  const alreadyStarted = tf.findBackend("wasm") != null;
+  const threads = alreadyStarted
+    ? wasmThreadsCount()
+    : Number.isFinite(wanted) && wanted > 1
+    ? await enableWasmThreads(wanted)
+    : 1;
   registerWasmTrainingKernels();
   installLeanBackprop();
   if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') returned false");

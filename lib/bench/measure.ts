@@ -3,6 +3,7 @@
  * SGD, trunk unfrozen, SSPCAB on) and one eval-mode embedding pass, with peak RSS and the live tensor count.
  * @module
  */
+import { median } from "../util/stats.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { createProjectionNet, defaultProjectionNetConfig, trainableNames } from "../model/projection_net.ts";
 import { disposeParams } from "../model/params.ts";
@@ -39,12 +40,6 @@ export interface Measurement {
   /** Live tensors after each training step (flat when nothing leaks). */
   tensorCounts: number[];
 }
-
-const median = (v: number[]) => {
-  if (!v.length) return NaN;
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Run the measurement on the active backend (call `initBackend` first). */
 export async function measureWorkloads(options: MeasureOptions): Promise<Measurement> {

@@ -4,6 +4,7 @@
  * the wasm heap at intervals, and judging whether they stay flat after a warm-up.
  * @module
  */
+import { median } from "../util/stats.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { createProjectionNet, defaultProjectionNetConfig, trainableNames } from "../model/projection_net.ts";
 import { disposeParams } from "../model/params.ts";
@@ -70,11 +71,6 @@ export interface SoakResult {
 
 /** RSS may wander this much (MiB) after the warm-up before it counts as growth (allocator noise). */
 export const RSS_TOLERANCE_MB = 64;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Size of the wasm backend's heap in MiB, or NaN when the active backend is not wasm. */
 export function wasmHeapMb(): number {

@@ -28,7 +28,7 @@ import {
 import { composeGrid, type Rgb } from "./images.ts";
 import { shownPath } from "./run_dirs.ts";
 import type { ScoresFile } from "./eval_view.ts";
-import { median } from "./training_view.ts";
+import { median } from "../util/stats.ts";
 
 /** What each bundle file is for, by file name (weight shards are matched by extension). */
 const FILE_ROLES: Record<string, string> = {
@@ -163,26 +163,6 @@ export function predictionLines(predictions: readonly Prediction[]): Displayable
   return markdown("```\n" + lines.join("\n") + "\n```");
 }
 
-const WASM_RESTART_WARNING = "enableWasmThreads: the wasm backend is already running";
-
-/**
- * `initBackend(choice)` for switching backends within one process. Going back to wasm after another
- * backend finds wasm still registered (with the threads it started with), and the wasm start-up warns
- * that its thread count can no longer change; that warning does not apply to a switch and is dropped.
- */
-export async function switchBackend(choice: BackendChoice): Promise<BackendInfo> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === "string" && args[0].startsWith(WASM_RESTART_WARNING)) return;
-    warn(...args);
-  };
-  try {
-    return await initBackend(choice);
-  } finally {
-    console.warn = warn;
-  }
-}
-
 /** One backend's run of the bundle in {@link compareBackends}. */
 export interface BackendRun {
   /** Backend asked for. */
@@ -235,7 +215,7 @@ export async function compareBackends(options: CompareBackendsOptions): Promise<
     for (const backend of backends) {
       let info: BackendInfo;
       try {
-        info = await switchBackend(backend);
+        info = await initBackend(backend);
       } catch (err) {
         out.push({
           backend,
@@ -275,7 +255,7 @@ export async function compareBackends(options: CompareBackendsOptions): Promise<
       }
     }
   } finally {
-    await switchBackend(options.restore ?? (start.name as BackendChoice));
+    await initBackend(options.restore ?? (start.name as BackendChoice));
   }
   return out;
 }

@@ -5,6 +5,7 @@
  * files written.
  * @module
  */
+import { median } from "../util/stats.ts";
 import type { BackendInfo } from "../backend.ts";
 import { modelConfigFor, type RunPaths, TRAIN_DEFAULTS, type TrainConfig } from "../train/config.ts";
 import type { HistoryEntry } from "../train/checkpoint.ts";
@@ -411,13 +412,7 @@ export function createTrainingMonitor(
   };
 }
 
-/** The median of `values` (NaN when empty). */
-export function median(values: readonly number[]): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+export { median } from "../util/stats.ts";
 
 /**
  * A table of a finished run: steps, time, speed (median seconds per step over `stepSeconds`, the first step

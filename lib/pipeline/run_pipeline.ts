@@ -6,7 +6,7 @@
  */
 import { fromFileUrl, join } from "@std/path";
 import { generateSyntheticDataset } from "../data/synthetic.ts";
-import { listCategory } from "../data/mvtec.ts";
+import { listCategory, resolveCategories } from "../data/mvtec.ts";
 import { UserError } from "../util/errors.ts";
 
 /** Options of {@link runPipeline}. */
@@ -94,7 +94,6 @@ export async function runPipeline(
   }
   let category = options.category;
   if (!category) {
-    const { resolveCategories } = await import("../data/mvtec.ts");
     category = (await resolveCategories("all", dataDir))[0];
   }
   const records = await listCategory(dataDir, category);
