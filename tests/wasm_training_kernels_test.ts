@@ -16,8 +16,10 @@ import {
   configureWasmTrainingKernels,
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
+  useWasmGemm,
   wasmTrainingKernelsRegistered,
 } from "../lib/backend/wasm_training_kernels.ts";
+import { createGemmEngine, type GemmCall } from "../lib/backend/wasm_gemm.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -176,6 +178,68 @@ Deno.test("wasm training kernels: filter gradients over shifted grids in blocks 
     );
   } finally {
     configureWasmTrainingKernels(previous);
+  }
+});
+
+Deno.test("wasm training kernels: convolutions and their gradients on our own GEMM match cpu", async (t) => {
+  registerWasmTrainingKernels();
+  assert(await tf.setBackend("wasm"));
+  const module = (tf.backend() as unknown as {
+    wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  }).wasm;
+  const engine = await createGemmEngine((module.wasmMemory ?? module.asm?.memory)!, 1);
+  if (!engine) return; // no relaxed SIMD in this runtime: the kernels use XNNPACK (tested above)
+  let batches = 0;
+  const run = engine.run.bind(engine);
+  engine.run = (calls: GemmCall[]) => {
+    batches++;
+    run(calls);
+  };
+  const previous = useWasmGemm(engine);
+  const explicit = (stride: number, pad: number[][]): Fn => (x, w) =>
+    tf.conv2d(
+      x as tf.Tensor4D,
+      w as tf.Tensor4D,
+      stride,
+      pad as [[0, 0], [number, number], [number, number], [0, 0]],
+    );
+  const cases: [string, number[][], Fn][] = [
+    ["3×3/1 pad 1 16→16", [[3, 9, 7, 16], [3, 3, 16, 16]], explicit(1, [[0, 0], [1, 1], [1, 1], [0, 0]])],
+    [
+      "3×3/2 pad 1 odd size 20→24",
+      [[3, 9, 7, 20], [3, 3, 20, 24]],
+      explicit(2, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    ],
+    ["1×1/2 16→32 (downsample)", [[2, 10, 10, 16], [1, 1, 16, 32]], conv(2, "valid")],
+    ["7×7/2 pad 3 16→8", [[2, 16, 16, 16], [7, 7, 16, 8]], explicit(2, [[0, 0], [3, 3], [3, 3], [0, 0]])],
+    [
+      "asymmetric padding 16→16",
+      [[3, 9, 9, 16], [3, 3, 16, 16]],
+      explicit(2, [[0, 0], [0, 2], [1, 0], [0, 0]]),
+    ],
+    ["3×3/1 pad 1 on 1×1", [[3, 1, 1, 16], [3, 3, 16, 16]], explicit(1, [[0, 0], [1, 1], [1, 1], [0, 0]])],
+    [
+      "5×5/1 pad 2 24→16 (forward and dx on the GEMM too)",
+      [[2, 11, 9, 24], [5, 5, 24, 16]],
+      explicit(1, [[0, 0], [2, 2], [2, 2], [0, 0]]),
+    ],
+    ["3×3/1 valid 32→8", [[2, 7, 8, 32], [3, 3, 32, 8]], conv(1, "valid")],
+  ];
+  try {
+    for (const blockPixels of [1 << 16, 1]) {
+      configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: blockPixels });
+      for (const [name, shapes, f] of cases) {
+        await t.step(`${name}, ${blockPixels === 1 ? "one image per block" : "one block"}`, async () => {
+          const before = batches;
+          await assertParity(name, shapes, f);
+          assertLess(before, batches, "the GEMM path was not taken");
+        });
+      }
+    }
+  } finally {
+    configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: 1 << 16 });
+    useWasmGemm(previous);
+    engine.dispose();
   }
 });
 
@@ -343,13 +407,14 @@ Deno.test("wasm training kernels: mini ResNet step matches cpu and leaks nothing
   assertEquals(backend.numDataIds(), dataIds, "wasm buffers leaked by a kernel");
 });
 
-Deno.test("wasm threads: a 2-thread backend starts under Deno and its conv gradients match cpu", async () => {
+Deno.test("wasm threads: a 2-thread backend starts under Deno; its conv gradients (2-thread GEMM for dW) match cpu", async () => {
   // The threaded backend can only be started once per process, before anything else uses wasm: run it in a
   // child process with the project's import map.
   const config = new URL("../deno.json", import.meta.url);
   const threads = new URL("../lib/backend/wasm_threads.ts", import.meta.url);
   const kernels = new URL("../lib/backend/wasm_training_kernels.ts", import.meta.url);
   const gradients = new URL("../lib/backend/gradients.ts", import.meta.url);
+  const gemm = new URL("../lib/backend/wasm_gemm.ts", import.meta.url);
   const script = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(
@@ -359,14 +424,18 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import "${gradients.href}";
 import { enableWasmThreads, wasmThreadsCount } from "${threads.href}";
-import { registerWasmTrainingKernels } from "${kernels.href}";
+import { registerWasmTrainingKernels, useWasmGemm } from "${kernels.href}";
+import { createGemmEngine } from "${gemm.href}";
 const started = await enableWasmThreads(2);
 registerWasmTrainingKernels();
+await tf.setBackend("wasm");
+const engine = await createGemmEngine(tf.backend().wasm.wasmMemory, 2);
+useWasmGemm(engine);
 const grads = async (backend) => {
   await tf.setBackend(backend);
   return tf.tidy(() => {
-    const x = tf.sin(tf.reshape(tf.range(0, 2 * 12 * 12 * 8), [2, 12, 12, 8]));
-    const w = tf.cos(tf.reshape(tf.range(0, 3 * 3 * 8 * 16), [3, 3, 8, 16]));
+    const x = tf.sin(tf.reshape(tf.range(0, 2 * 12 * 12 * 16), [2, 12, 12, 16]));
+    const w = tf.cos(tf.reshape(tf.range(0, 3 * 3 * 16 * 16), [3, 3, 16, 16]));
     const f = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])));
     return tf.grads(f)([x, w]).map((g) => Array.from(g.dataSync()));
   });
@@ -374,7 +443,8 @@ const grads = async (backend) => {
 const [cx, cw] = await grads("cpu");
 const [wx, ww] = await grads("wasm");
 const rel = (a, b) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0) / b.reduce((s, v) => s + v * v, 0));
-console.log(JSON.stringify({ started, running: wasmThreadsCount(), dx: rel(wx, cx), dw: rel(ww, cw) }));
+console.log(JSON.stringify({ started, running: wasmThreadsCount(), gemmThreads: engine?.threads ?? 0, dx: rel(wx, cx), dw: rel(ww, cw) }));
+engine?.dispose();
 `,
     );
     const out = await new Deno.Command(Deno.execPath(), {
@@ -389,6 +459,7 @@ console.log(JSON.stringify({ started, running: wasmThreadsCount(), dx: rel(wx, c
     const result = JSON.parse(line);
     assertEquals(result.started, 2);
     assertEquals(result.running, 2);
+    assertEquals(result.gemmThreads, 2);
     assertLess(result.dx, TOLERANCE);
     assertLess(result.dw, TOLERANCE);
   } finally {

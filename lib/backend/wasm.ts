@@ -9,25 +9,66 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import "./gradients.ts";
-import { registerWasmTrainingKernels } from "./wasm_training_kernels.ts";
+import { registerWasmTrainingKernels, useWasmGemm } from "./wasm_training_kernels.ts";
+import { createGemmEngine } from "./wasm_gemm.ts";
 import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
 import { installLeanBackprop } from "./lean_backprop.ts";
+import { type FmaOutcome, withFusedMultiplyAdds } from "./wasm_fma.ts";
+
+/** What the first start of the backend did about fused multiply-adds (see `wasm_fma.ts`). */
+let fmaOutcome: FmaOutcome | null = null;
+
+/** How `Conv2DBackpropFilter` multiplies, for the backend description (see {@link startGemm}). */
+let gemmNote = "";
+
+interface WasmModuleMemory {
+  wasm?: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+}
+
+/**
+ * Give the filter-gradient kernel our own k-major GEMM (`wasm_gemm.ts`) on the backend's memory, with as
+ * many threads as XNNPACK has. `SSPCAB_WASM_GEMM=0` keeps XNNPACK for it.
+ */
+async function startGemm(threads: number): Promise<string> {
+  if ((Deno.env.get("SSPCAB_WASM_GEMM") ?? "1") === "0") return "";
+  const module = (tf.backend() as unknown as WasmModuleMemory).wasm;
+  const memory = module?.wasmMemory ?? module?.asm?.memory;
+  if (!memory) return "";
+  const engine = await createGemmEngine(memory, threads);
+  useWasmGemm(engine);
+  return engine ? " (own dW GEMM)" : "";
+}
 
 /** Start the wasm backend and return a description of it (SIMD, threads). */
 export async function startWasmBackend(): Promise<string> {
   const wanted = Number(Deno.env.get("SSPCAB_WASM_THREADS") ?? navigator.hardwareConcurrency ?? 1);
   // Threads are chosen when the wasm runtime first starts; switching back to a running wasm backend keeps them.
   const alreadyStarted = tf.findBackend("wasm") != null;
-  const threads = alreadyStarted
-    ? wasmThreadsCount()
-    : Number.isFinite(wanted) && wanted > 1
-    ? await enableWasmThreads(wanted)
-    : 1;
-  registerWasmTrainingKernels();
-  installLeanBackprop();
-  if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') returned false");
-  await tf.ready();
+  // The binary is compiled once, while the backend initialises: that is when its multiply-adds are fused.
+  const { result: threads, fma } = await withFusedMultiplyAdds(async () => {
+    const threads = alreadyStarted
+      ? wasmThreadsCount()
+      : Number.isFinite(wanted) && wanted > 1
+      ? await enableWasmThreads(wanted)
+      : 1;
+    registerWasmTrainingKernels();
+    installLeanBackprop();
+    if (!(await tf.setBackend("wasm"))) throw new Error("tf.setBackend('wasm') returned false");
+    await tf.ready();
+    return threads;
+  });
+  if (!alreadyStarted) {
+    fmaOutcome = fma;
+    gemmNote = await startGemm(threads);
+  }
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT");
   const running = threads > 1 ? wasmThreadsCount() : 1;
-  return `XNNPACK, SIMD ${simd ? "on" : "off"}, ${running} thread${running > 1 ? "s" : ""}, training kernels`;
+  const fmaNote = fmaOutcome == null
+    ? ""
+    : fmaOutcome.fused > 0
+    ? `, FMA (${fmaOutcome.fused} fused)`
+    : `, no FMA (${fmaOutcome.reason})`;
+  return `XNNPACK, SIMD ${simd ? "on" : "off"}${fmaNote}, ${running} thread${
+    running > 1 ? "s" : ""
+  }, training kernels${gemmNote}`;
 }

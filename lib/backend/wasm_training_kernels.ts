@@ -6,7 +6,9 @@
  * scalar loops (`Conv2DBackpropInput`, `MaxPoolGrad`, `BatchMatMul` with a transposed operand). Every other
  * kernel a ResNet step needs exists. {@link registerWasmTrainingKernels} registers, on `wasm` only:
  *
- * - `Conv2DBackpropFilter` (missing) — one XNNPACK GEMM per filter tap over *shifted views* of x, no im2col:
+ * - `Conv2DBackpropFilter` (missing) — where `useWasmGemm` gave it our own GEMM (`wasm_gemm.ts`; 16+ input
+ *   channels), one k-major product per filter tap on zero-padded NHWC grids of x and dy
+ *   ({@link filterGradGemm}); otherwise one XNNPACK GEMM per filter tap over *shifted views* of x, no im2col:
  *   x is laid out once, transposed, on a zero-padded grid on which every tap is a constant offset, so
  *   dW[t] = X[:, off_t : off_t + K] · DY is a GEMM of a view of X (see {@link filterGradShifted}); strides
  *   are split into polyphase components. The GEMMs are multi-threaded; the JS work is two copies. An
@@ -43,6 +45,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall, type GemmEngine } from "./wasm_gemm.ts";
+import { type GridAxis, gridAxis } from "./conv_grid.ts";
+import { conv2dByGemm } from "./wasm_conv_gemm.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -176,6 +181,8 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
       ? filterGradConv
       : filterGradMethod === "im2col"
       ? filterGradIm2col
+      : filterGradMethod === "gemm" && gemmEngine != null && gemmSuits(xs.shape[3], dys.shape[3])
+      ? filterGradGemm
       : filterGradShifted;
     return arena.keep(grad(backend, arena, xs, dys, info));
   } finally {
@@ -218,7 +225,153 @@ function filterGradConv(
   return arena.run("Transpose", { x: out }, { perm: [1, 2, 0, 3] });
 }
 
-let filterGradMethod: "shifted" | "im2col" | "conv" = "shifted";
+let filterGradMethod: "gemm" | "shifted" | "im2col" | "conv" = "gemm";
+
+/** Our own GEMM (`wasm_gemm.ts`) on the backend's memory, set by {@link useWasmGemm}; null: XNNPACK only. */
+let gemmEngine: GemmEngine | null = null;
+
+/**
+ * Let `Conv2DBackpropFilter` use `engine` (our k-major GEMM on the wasm heap) where it suits the shapes;
+ * null goes back to XNNPACK. Returns the previous engine.
+ */
+export function useWasmGemm(engine: GemmEngine | null): GemmEngine | null {
+  const previous = gemmEngine;
+  gemmEngine = engine;
+  return previous;
+}
+
+/** Channel counts the GEMM path handles well: enough input channels to fill 6-row tiles, whole 8-column tiles. */
+function gemmSuits(ci: number, co: number): boolean {
+  return ci >= 16 && co % GEMM_NR === 0;
+}
+
+/** Target grid pixels per block of images in {@link filterGradGemm} (at least one image per block). */
+let gemmGridPixels = 1 << 16;
+/** Bytes of A and B rows one GEMM call reads (its k block): small enough to stay in a core's L2 cache. */
+const gemmBlockBytes = 1 << 19;
+
+/**
+ * dW on the NHWC grids of {@link filterGradShifted} with our k-major GEMM: x is laid out on the zero-padded
+ * grid *without transposing* (row copies), dy on the same grid, and dW[tap][ci, co] = Σ_K X[K + off_tap, ci] ·
+ * DY[K, co] is one product per tap and block of K, all accumulating in a [taps, ci↑6, co] buffer. The
+ * channel count is rounded up to whole 6-row tiles by reading past each pixel's channels into the next one's
+ * (rows that are dropped at the end), so the grid has a few spare floats at its end.
+ */
+function filterGradGemm(
+  backend: BackendWasm,
+  arena: Arena,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  const engine = gemmEngine!;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const [n, h, w, ci] = x.shape;
+  const [, oh, ow, co] = dy.shape;
+  const taps = kh * kw;
+  const dW = arena.track(backend.makeOutput([kh, kw, ci, co], "float32"));
+  if (n * oh * ow === 0) {
+    f32(backend, dW).fill(0);
+    return dW;
+  }
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const rowsAxis = gridAxis(h, oh, kh, sh, top);
+  const colsAxis = gridAxis(w, ow, kw, sw, left);
+  const stepW = colsAxis.step;
+  const perImage = rowsAxis.step * stepW;
+  const perBlock = Math.max(1, Math.floor(gemmGridPixels / perImage));
+  const chunks = Math.ceil(n / Math.min(n, perBlock));
+  const images = Math.ceil(n / chunks);
+  const gridRows = (nb: number) => (nb - 1) * rowsAxis.step + rowsAxis.span + 1;
+  const phases = sh * sw;
+  const mPad = Math.ceil(ci / GEMM_MR) * GEMM_MR;
+  // K of a block, rounded up to whole k-unrolls; the extra dy rows are zero.
+  const kOf = (nb: number) => Math.ceil((gridRows(nb) * stepW) / GEMM_KU) * GEMM_KU;
+  const maxK = kOf(images);
+  const tail = (Math.ceil(kh / sh) - 1) * stepW + Math.ceil(kw / sw) - 1;
+  // x grids of one block: [phase][K + tail][ci] (+ mPad − ci spare floats), dy grid [K][co].
+  const phaseStride = (maxK + tail) * ci;
+  const xq = arena.track(backend.makeOutput([phases * phaseStride + mPad], "float32"));
+  const dq = arena.track(backend.makeOutput([maxK * co], "float32"));
+  const acc = arena.track(backend.makeOutput([taps * mPad * co], "float32"));
+  const xqOffset = backend.getMemoryOffset(xq.dataId);
+  const dqOffset = backend.getMemoryOffset(dq.dataId);
+  const accOffset = backend.getMemoryOffset(acc.dataId);
+  let layout = -1;
+  let first = true;
+  for (let n0 = 0; n0 < n; n0 += images) {
+    const nb = Math.min(images, n - n0);
+    const k = kOf(nb);
+    if (k !== layout) {
+      f32(backend, xq).fill(0);
+      f32(backend, dq).fill(0);
+      layout = k;
+    }
+    const xs = f32(backend, x);
+    const xg = f32(backend, xq);
+    for (let p = 0; p < sh; p++) {
+      for (let q = 0; q < sw; q++) {
+        const base = (p * sw + q) * phaseStride;
+        const v0 = colsAxis.lo[q];
+        const v1 = colsAxis.hi[q];
+        for (let img = 0; img < nb; img++) {
+          for (let u = rowsAxis.lo[p]; u < rowsAxis.hi[p]; u++) {
+            const src = ((n0 + img) * h + u * sh + p - top) * w;
+            const dst = base + ((img * rowsAxis.step + u) * stepW) * ci;
+            if (sw === 1) {
+              const s0 = (src + v0 + q - left) * ci;
+              xg.set(xs.subarray(s0, s0 + (v1 - v0) * ci), dst + v0 * ci);
+            } else {
+              for (let v = v0; v < v1; v++) {
+                const s0 = (src + v * sw + q - left) * ci;
+                xg.set(xs.subarray(s0, s0 + ci), dst + v * ci);
+              }
+            }
+          }
+        }
+      }
+    }
+    const dyg = f32(backend, dq);
+    const src = f32(backend, dy);
+    const run = ow * co;
+    for (let img = 0; img < nb; img++) {
+      for (let r = 0; r < oh; r++) {
+        const s0 = ((n0 + img) * oh + r) * run;
+        dyg.set(src.subarray(s0, s0 + run), (img * rowsAxis.step + r) * stepW * co);
+      }
+    }
+    const calls: GemmCall[] = [];
+    const kBlock = Math.max(16, Math.floor(gemmBlockBytes / (4 * (ci + co)) / GEMM_KU) * GEMM_KU);
+    for (let k0 = 0; k0 < k; k0 += kBlock) {
+      const kb = Math.min(kBlock, k - k0);
+      for (let t = 0; t < taps; t++) {
+        const i = Math.floor(t / kw);
+        const j = t % kw;
+        const row = ((i % sh) * sw + (j % sw)) * (phaseStride / ci) + Math.floor(i / sh) * stepW +
+          Math.floor(j / sw) + k0;
+        calls.push({
+          a: xqOffset + 4 * row * ci,
+          lda: 4 * ci,
+          b: dqOffset + 4 * k0 * co,
+          ldb: 4 * co,
+          c: accOffset + 4 * t * mPad * co,
+          ldc: 4 * co,
+          m: mPad,
+          n: co,
+          k: kb,
+          accumulate: !first || k0 > 0,
+        });
+      }
+    }
+    engine.run(calls);
+    first = false;
+  }
+  const out = f32(backend, dW);
+  const sums = f32(backend, acc);
+  for (let t = 0; t < taps; t++) out.set(sums.subarray(t * mPad * co, t * mPad * co + ci * co), t * ci * co);
+  return dW;
+}
 
 /** Elements of the im2col block that one GEMM of {@link filterGradIm2col} works on (16 MiB of float32). */
 let gemmBlock = 1 << 22;
@@ -311,35 +464,6 @@ function filterGradIm2col(
 
 /** Target size of the GEMMs' inner dimension K (grid pixels per block of images) in {@link filterGradShifted}. */
 let gridBlock = 1 << 14;
-
-/** How one spatial axis of x is laid out on the grid of {@link filterGradShifted}. */
-interface GridAxis {
-  /** Grid positions read by the outputs of one image (or row): out + ⌈k/s⌉ − 1. */
-  span: number;
-  /** Distance between consecutive images (rows), ≤ span: the zero borders of neighbours overlap. */
-  step: number;
-  /** Per phase p: positions [lo, hi) of the grid that hold x (x index u·s + p − pad), zero elsewhere. */
-  lo: number[];
-  hi: number[];
-}
-
-/**
- * The layout of one axis (see {@link filterGradShifted}): images (rows) are placed `step` apart with
- * step ≥ span − min lo (the next image's data starts after this one's reads end) and step ≥ max hi (this
- * image's data ends before the next one's reads begin), so the zero padding between neighbours is shared.
- */
-function gridAxis(size: number, out: number, k: number, s: number, pad: number): GridAxis {
-  const span = out + Math.ceil(k / s) - 1;
-  const lo: number[] = [];
-  const hi: number[] = [];
-  for (let p = 0; p < s; p++) {
-    const l = Math.max(0, Math.ceil((pad - p) / s));
-    lo.push(l);
-    hi.push(Math.max(l, Math.min(span, Math.floor((size - 1 + pad - p) / s) + 1)));
-  }
-  const step = Math.max(out, Math.max(...hi), span - Math.min(...lo));
-  return { span, step, lo, hi };
-}
 
 /**
  * dW as GEMMs over shifted views of x, without im2col.
@@ -712,12 +836,12 @@ function inputGradNHWC(
         0,
         0,
       ]];
-      const phase = arena.run("Conv2D", { x: src, filter: sub }, {
+      const phase = arena.track(conv2DNHWC(backend, src, sub, {
         strides: [1, 1],
-        pad,
+        pad: pad as tf.Conv2DAttrs["pad"],
         dataFormat: "NHWC",
         dilations: [1, 1],
-      } as unknown as Attrs);
+      }));
       if (!dx) return phase;
       interleave(f32(backend, phase), phase.shape, f32(backend, dx), dx.shape, ph.a, pw.a, sh, sw);
       arena.release(phase);
@@ -753,6 +877,38 @@ function interleave(
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conv2D
+
+/** An NHWC convolution: on our GEMM where {@link conv2dByGemm} takes it, else XNNPACK's. */
+function conv2DNHWC(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: Pick<tf.Conv2DAttrs, "strides" | "pad" | "dataFormat" | "dilations" | "dimRoundingMode">,
+): TensorInfo {
+  if (gemmEngine != null && attrs.dataFormat !== "NCHW") {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      attrs.dilations,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const y = conv2dByGemm(backend, gemmEngine, x, filter, info);
+    if (y) return y;
+  }
+  return runStock(backend, tf.Conv2D, { inputs: { x, filter }, attrs: attrs as unknown as Attrs });
+}
+
+function conv2D(args: KernelArgs): TensorInfo {
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  return conv2DNHWC(args.backend as BackendWasm, x, filter, args.attrs as unknown as tf.Conv2DAttrs);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1137,6 +1293,7 @@ function cast(args: KernelArgs): TensorInfo {
 
 const KERNELS: [string, (args: KernelArgs) => TensorInfo][] = [
   [tf.Conv2DBackpropFilter, conv2DBackpropFilter],
+  [tf.Conv2D, conv2D],
   [tf.Conv2DBackpropInput, conv2DBackpropInput],
   [tf.MaxPoolGrad, maxPoolGrad],
   [tf.Sum, sum],
@@ -1191,15 +1348,19 @@ export function unregisterWasmTrainingKernels(): void {
 /** Tuning knobs of the training kernels; see {@link configureWasmTrainingKernels}. */
 export interface WasmTrainingKernelOptions {
   /**
-   * How `Conv2DBackpropFilter` is computed: GEMMs over shifted views of x (`"shifted"`, the default; no
-   * im2col), GEMMs over an explicit im2col copy of x (`"im2col"`), or one dilated convolution (`"conv"`).
+   * How `Conv2DBackpropFilter` is computed: our own k-major GEMM on NHWC grids (`"gemm"`, the default;
+   * only with an engine from {@link useWasmGemm}, ≥ 16 input channels and whole 8-column tiles of output
+   * channels — otherwise `"shifted"`), XNNPACK GEMMs over shifted views of x (`"shifted"`; no im2col), GEMMs
+   * over an explicit im2col copy of x (`"im2col"`), or one dilated convolution (`"conv"`).
    */
-  filterGradMethod?: "shifted" | "im2col" | "conv";
+  filterGradMethod?: "gemm" | "shifted" | "im2col" | "conv";
   /**
    * `"shifted"`: grid pixels (the GEMMs' inner dimension) per block of images (default 16384; at least one
    * image). Smaller blocks mean more, smaller GEMMs.
    */
   gridBlockPixels?: number;
+  /** `"gemm"`: grid pixels per block of images (default 65536; at least one image). */
+  gemmGridPixels?: number;
   /**
    * `"im2col"`: largest im2col block in float32 elements (default 4 Mi = 16 MiB). Smaller blocks split the
    * batch and the filter taps into more, smaller GEMMs.
@@ -1211,9 +1372,15 @@ export interface WasmTrainingKernelOptions {
 export function configureWasmTrainingKernels(
   options: WasmTrainingKernelOptions,
 ): Required<WasmTrainingKernelOptions> {
-  const previous = { filterGradMethod, gridBlockPixels: gridBlock, gemmBlockElements: gemmBlock };
+  const previous = {
+    filterGradMethod,
+    gridBlockPixels: gridBlock,
+    gemmGridPixels,
+    gemmBlockElements: gemmBlock,
+  };
   if (options.filterGradMethod !== undefined) filterGradMethod = options.filterGradMethod;
   if (options.gridBlockPixels !== undefined) gridBlock = Math.max(1, Math.floor(options.gridBlockPixels));
+  if (options.gemmGridPixels !== undefined) gemmGridPixels = Math.max(1, Math.floor(options.gemmGridPixels));
   if (options.gemmBlockElements !== undefined) gemmBlock = Math.max(1, Math.floor(options.gemmBlockElements));
   return previous;
 }

@@ -1,0 +1,126 @@
+/**
+ * Stride-1 convolutions (NHWC) on our own GEMM (`wasm_gemm.ts`) for the TensorFlow.js `wasm` backend.
+ *
+ * On the zero-padded grid of `conv_grid.ts`, output pixel r reads input pixel r + off(i, j) for filter tap
+ * (i, j), so with x laid out on the grid as it is (NHWC: one row of ci floats per grid pixel — row copies, no
+ * transposition) the output grid is
+ *
+ *   Y[r, co] = Σ_taps Σ_ci X[r + off_tap, ci] · W[tap, ci, co]
+ *
+ * one m-major product per tap (A = X viewed from row off_tap, B = that tap's [ci, co] block of the filter as
+ * it is stored), accumulated in C. The rows of C are processed in blocks small enough for C, the block of X
+ * and one tap of W to stay in cache across the taps; threads take slices of the rows. The valid outputs are
+ * copied from the output grid into y (row copies).
+ *
+ * {@link conv2dByGemm} returns null for the cases it does not take (stride or dilation ≠ 1, fewer than 16 or
+ * an odd number of input channels, output channels not a multiple of 8); the caller then uses XNNPACK.
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs-core";
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import { gridAxis } from "./conv_grid.ts";
+import { GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall, type GemmEngine } from "./wasm_gemm.ts";
+
+/** Target grid pixels per block of images (at least one image per block). */
+const GRID_PIXELS = 1 << 16;
+/** Bytes of C per block of rows, kept in cache across the taps. */
+const C_BLOCK_BYTES = 1 << 20;
+
+/** Whether {@link conv2dByGemm} takes a convolution with these channel counts and strides. */
+export function convSuitsGemm(ci: number, co: number, info: tf.backend_util.Conv2DInfo): boolean {
+  return info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 &&
+    info.dilationWidth === 1 && ci >= 16 && ci % GEMM_KU === 0 && co % GEMM_NR === 0;
+}
+
+function heap(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+/**
+ * y = conv2d(x, filter) for NHWC x [n, h, w, ci] and filter [kh, kw, ci, co] as described in the module
+ * documentation, or null when {@link convSuitsGemm} says no. The caller owns the returned tensor.
+ */
+export function conv2dByGemm(
+  backend: BackendWasm,
+  engine: GemmEngine,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo | null {
+  const [n, h, w, ci] = x.shape;
+  const [kh, kw, , co] = filter.shape;
+  if (x.dtype !== "float32" || filter.dtype !== "float32" || !convSuitsGemm(ci, co, info)) return null;
+  const { outHeight: oh, outWidth: ow } = info;
+  const y = backend.makeOutput([n, oh, ow, co], "float32");
+  if (n * oh * ow * co === 0) return y;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const rowsAxis = gridAxis(h, oh, kh, 1, top);
+  const colsAxis = gridAxis(w, ow, kw, 1, left);
+  const stepW = colsAxis.step;
+  const perImage = rowsAxis.step * stepW;
+  const images = Math.min(n, Math.max(1, Math.floor(GRID_PIXELS / perImage)));
+  const tail = (kh - 1) * stepW + kw - 1;
+  // Output grid rows of a block (through the last valid output), in whole row tiles.
+  const rowsOf = (nb: number) =>
+    Math.ceil((((nb - 1) * rowsAxis.step + oh - 1) * stepW + ow) / GEMM_MR) * GEMM_MR;
+  const maxRows = rowsOf(images);
+  const xRows = Math.max(maxRows + tail, ((images - 1) * rowsAxis.step + rowsAxis.span) * stepW) + 1;
+  const xg = backend.makeOutput([xRows * ci], "float32");
+  const cg = backend.makeOutput([maxRows * co], "float32");
+  try {
+    const xgOffset = backend.getMemoryOffset(xg.dataId);
+    const cgOffset = backend.getMemoryOffset(cg.dataId);
+    const filterOffset = backend.getMemoryOffset(filter.dataId);
+    heap(backend, xg).fill(0);
+    const block = Math.max(GEMM_MR, Math.floor(C_BLOCK_BYTES / (4 * co) / GEMM_MR) * GEMM_MR);
+    const u0 = rowsAxis.lo[0];
+    const u1 = rowsAxis.hi[0];
+    const v0 = colsAxis.lo[0];
+    const v1 = colsAxis.hi[0];
+    for (let n0 = 0; n0 < n; n0 += images) {
+      const nb = Math.min(images, n - n0);
+      const xs = heap(backend, x);
+      const grid = heap(backend, xg);
+      for (let img = 0; img < nb; img++) {
+        for (let u = u0; u < u1; u++) {
+          const src = (((n0 + img) * h + u - top) * w + v0 - left) * ci;
+          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * rowsAxis.step + u) * stepW + v0) * ci);
+        }
+      }
+      const rows = rowsOf(nb);
+      const calls: GemmCall[] = [];
+      for (let m0 = 0; m0 < rows; m0 += block) {
+        for (let t = 0; t < kh * kw; t++) {
+          const off = Math.floor(t / kw) * stepW + (t % kw);
+          calls.push({
+            layout: "m-major",
+            a: xgOffset + 4 * (m0 + off) * ci,
+            lda: 4 * ci,
+            b: filterOffset + 4 * t * ci * co,
+            ldb: 4 * co,
+            c: cgOffset + 4 * m0 * co,
+            ldc: 4 * co,
+            m: Math.min(block, rows - m0),
+            n: co,
+            k: ci,
+            accumulate: t > 0,
+          });
+        }
+      }
+      engine.run(calls, "rows");
+      const out = heap(backend, y);
+      const c = heap(backend, cg);
+      for (let img = 0; img < nb; img++) {
+        for (let r = 0; r < oh; r++) {
+          const src = (img * rowsAxis.step + r) * stepW * co;
+          out.set(c.subarray(src, src + ow * co), (((n0 + img) * oh + r) * ow) * co);
+        }
+      }
+    }
+  } finally {
+    backend.disposeData(xg.dataId);
+    backend.disposeData(cg.dataId);
+  }
+  return y;
+}
