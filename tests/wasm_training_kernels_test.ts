@@ -181,7 +181,7 @@ Deno.test("wasm training kernels: filter gradients over shifted grids in blocks 
   }
 });
 
-Deno.test("wasm training kernels: convolutions and their gradients on our own GEMM match cpu", async (t) => {
+Deno.test("wasm training kernels: convolutions (direct and Winograd) and their gradients on our own GEMM match cpu", async (t) => {
   registerWasmTrainingKernels();
   assert(await tf.setBackend("wasm"));
   const module = (tf.backend() as unknown as {
@@ -224,6 +224,16 @@ Deno.test("wasm training kernels: convolutions and their gradients on our own GE
       explicit(1, [[0, 0], [2, 2], [2, 2], [0, 0]]),
     ],
     ["3×3/1 valid 32→8", [[2, 7, 8, 32], [3, 3, 32, 8]], conv(1, "valid")],
+    [
+      "3×3/1 asymmetric padding, odd sizes 20→16 (Winograd)",
+      [[3, 9, 7, 20], [3, 3, 20, 16]],
+      explicit(1, [[0, 0], [0, 2], [1, 0], [0, 0]]),
+    ],
+    [
+      "3×3/1 pad 1 18→8 (direct: channels not a multiple of 4)",
+      [[2, 6, 6, 18], [3, 3, 18, 8]],
+      explicit(1, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    ],
   ];
   try {
     for (const blockPixels of [1 << 16, 1]) {

@@ -11,6 +11,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import "./gradients.ts";
 import { registerWasmTrainingKernels, useWasmGemm } from "./wasm_training_kernels.ts";
 import { createGemmEngine } from "./wasm_gemm.ts";
+import { useWinograd } from "./wasm_conv_gemm.ts";
 import { enableWasmThreads, wasmThreadsCount } from "./wasm_threads.ts";
 import { installLeanBackprop } from "./lean_backprop.ts";
 import { type FmaOutcome, withFusedMultiplyAdds } from "./wasm_fma.ts";
@@ -36,7 +37,10 @@ async function startGemm(threads: number): Promise<string> {
   if (!memory) return "";
   const engine = await createGemmEngine(memory, threads);
   useWasmGemm(engine);
-  return engine ? " (own dW GEMM)" : "";
+  if (!engine) return "";
+  const winograd = (Deno.env.get("SSPCAB_WASM_WINOGRAD") ?? "1") !== "0";
+  useWinograd(winograd);
+  return `, own GEMM for stride-1 convolutions${winograd ? " (3×3: Winograd F(2×2, 3×3))" : ""}`;
 }
 
 /** Start the wasm backend and return a description of it (SIMD, threads). */

@@ -19,12 +19,33 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { gridAxis } from "./conv_grid.ts";
-import { GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall, type GemmEngine } from "./wasm_gemm.ts";
+import {
+  GEMM_KU,
+  GEMM_MR,
+  GEMM_NR,
+  type GemmCall,
+  type GemmEngine,
+  winogradScratchBytes,
+} from "./wasm_gemm.ts";
+import { winogradFilter } from "./wasm_winograd_kernels.ts";
 
-/** Target grid pixels per block of images (at least one image per block). */
+/** Default target grid pixels per block of images (at least one image per block). */
 const GRID_PIXELS = 1 << 16;
 /** Bytes of C per block of rows, kept in cache across the taps. */
 const C_BLOCK_BYTES = 1 << 20;
+
+/** Whether 3×3 stride-1 convolutions use Winograd's F(2×2, 3×3) (see {@link useWinograd}). */
+let winograd = true;
+
+/** Turn the Winograd path on or off (for comparisons); returns the previous setting. */
+export function useWinograd(on: boolean): boolean {
+  const previous = winograd;
+  winograd = on;
+  return previous;
+}
+
+/** Bytes of V and M per block of Winograd tiles and thread (kept in cache between the three stages). */
+const WINOGRAD_BLOCK_BYTES = 1 << 20;
 
 /** Whether {@link conv2dByGemm} takes a convolution with these channel counts and strides. */
 export function convSuitsGemm(ci: number, co: number, info: tf.backend_util.Conv2DInfo): boolean {
@@ -38,7 +59,8 @@ function heap(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
 
 /**
  * y = conv2d(x, filter) for NHWC x [n, h, w, ci] and filter [kh, kw, ci, co] as described in the module
- * documentation, or null when {@link convSuitsGemm} says no. The caller owns the returned tensor.
+ * documentation, or null when {@link convSuitsGemm} says no. Images are processed in blocks of about
+ * `gridPixels` grid pixels. The caller owns the returned tensor.
  */
 export function conv2dByGemm(
   backend: BackendWasm,
@@ -46,6 +68,7 @@ export function conv2dByGemm(
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
+  gridPixels = GRID_PIXELS,
 ): tf.TensorInfo | null {
   const [n, h, w, ci] = x.shape;
   const [kh, kw, , co] = filter.shape;
@@ -53,13 +76,17 @@ export function conv2dByGemm(
   const { outHeight: oh, outWidth: ow } = info;
   const y = backend.makeOutput([n, oh, ow, co], "float32");
   if (n * oh * ow * co === 0) return y;
+  if (winograd && kh === 3 && kw === 3 && ci % 4 === 0) {
+    winogradConv(backend, engine, x, filter, info, y, gridPixels);
+    return y;
+  }
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const rowsAxis = gridAxis(h, oh, kh, 1, top);
   const colsAxis = gridAxis(w, ow, kw, 1, left);
   const stepW = colsAxis.step;
   const perImage = rowsAxis.step * stepW;
-  const images = Math.min(n, Math.max(1, Math.floor(GRID_PIXELS / perImage)));
+  const images = Math.min(n, Math.max(1, Math.floor(gridPixels / perImage)));
   const tail = (kh - 1) * stepW + kw - 1;
   // Output grid rows of a block (through the last valid output), in whole row tiles.
   const rowsOf = (nb: number) =>
@@ -123,4 +150,90 @@ export function conv2dByGemm(
     backend.disposeData(cg.dataId);
   }
   return y;
+}
+
+/**
+ * y = conv2d(x, filter) for a 3×3 stride-1 filter with Winograd's F(2×2, 3×3): each 2×2 block of outputs
+ * costs 16 multiply-adds per input and output channel instead of 36. On the grid of `conv_grid.ts` (rows an
+ * even number of pixels long), every tile's 4×4 input block is transformed (V = Bᵀ·d·B), multiplied by the
+ * transformed filter (U = G·g·Gᵀ) as 16 GEMMs [tiles, ci] × [ci, co], and transformed back (Aᵀ·M·A) into the
+ * output grid; threads take blocks of tiles and keep each block's V and M in cache. The transforms only add
+ * and subtract (and halve, for U), so float32 results stay within a few ulps of the direct sum's rounding.
+ */
+function winogradConv(
+  backend: BackendWasm,
+  engine: GemmEngine,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  y: tf.TensorInfo,
+  gridPixels: number,
+): void {
+  const [n, h, w, ci] = x.shape;
+  const co = filter.shape[3];
+  const { outHeight: oh, outWidth: ow } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const rowsAxis = gridAxis(h, oh, 3, 1, top);
+  const colsAxis = gridAxis(w, ow, 3, 1, left);
+  const stepW = colsAxis.step + (colsAxis.step % 2);
+  const perImage = rowsAxis.step * stepW;
+  const images = Math.min(n, Math.max(1, Math.floor(gridPixels / perImage)));
+  const tileRows = (nb: number) => Math.ceil(((nb - 1) * rowsAxis.step + oh) / 2);
+  const maxTileRows = tileRows(images);
+  const xPixels = Math.max(
+    (2 * maxTileRows + 4) * stepW,
+    ((images - 1) * rowsAxis.step + rowsAxis.span + 1) * stepW,
+  );
+  const tileBlock = Math.max(
+    GEMM_MR,
+    Math.floor(WINOGRAD_BLOCK_BYTES / (64 * (ci + co)) / GEMM_MR) * GEMM_MR,
+  );
+  const xg = backend.makeOutput([xPixels * ci], "float32");
+  const yg = backend.makeOutput([2 * maxTileRows * stepW * co], "float32");
+  const u = backend.makeOutput([16 * ci * co], "float32");
+  const scratch = backend.makeOutput(
+    [(engine.threads * winogradScratchBytes(tileBlock, ci, co)) / 4],
+    "float32",
+  );
+  try {
+    winogradFilter(heap(backend, filter), ci, co, heap(backend, u));
+    heap(backend, xg).fill(0);
+    const u0 = rowsAxis.lo[0];
+    const u1 = rowsAxis.hi[0];
+    const v0 = colsAxis.lo[0];
+    const v1 = colsAxis.hi[0];
+    for (let n0 = 0; n0 < n; n0 += images) {
+      const nb = Math.min(images, n - n0);
+      const xs = heap(backend, x);
+      const grid = heap(backend, xg);
+      for (let img = 0; img < nb; img++) {
+        for (let r = u0; r < u1; r++) {
+          const src = (((n0 + img) * h + r - top) * w + v0 - left) * ci;
+          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * rowsAxis.step + r) * stepW + v0) * ci);
+        }
+      }
+      engine.runWinograd({
+        x: backend.getMemoryOffset(xg.dataId),
+        stepW,
+        ci,
+        co,
+        tiles: tileRows(nb) * (stepW / 2),
+        u: backend.getMemoryOffset(u.dataId),
+        y: backend.getMemoryOffset(yg.dataId),
+        scratch: backend.getMemoryOffset(scratch.dataId),
+        tileBlock,
+      });
+      const out = heap(backend, y);
+      const c = heap(backend, yg);
+      for (let img = 0; img < nb; img++) {
+        for (let r = 0; r < oh; r++) {
+          const src = (img * rowsAxis.step + r) * stepW * co;
+          out.set(c.subarray(src, src + ow * co), (((n0 + img) * oh + r) * ow) * co);
+        }
+      }
+    }
+  } finally {
+    for (const t of [xg, yg, u, scratch]) backend.disposeData(t.dataId);
+  }
 }

@@ -20,6 +20,8 @@
  */
 import { Worker } from "node:worker_threads";
 import { relaxedSimdSupported } from "./wasm_fma.ts";
+import { Code, type KernelFunction, kernelModule, op } from "./wasm_asm.ts";
+import { winogradKernels } from "./wasm_winograd_kernels.ts";
 
 /** Rows (of C; columns of A) per register tile: `m` must be a multiple of this. */
 export const GEMM_MR = 6;
@@ -47,84 +49,36 @@ export interface GemmCall {
   accumulate: boolean;
 }
 
-const FIELDS = 11;
+const FIELDS = 14;
 
 // ---------------------------------------------------------------------------------------------------------
-// The kernel, as WebAssembly bytes.
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-function name(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
+// The kernels, as WebAssembly bytes.
 
 /**
  * The code of one kernel: `mMajor` false reads A k-major (one pointer, six broadcasts at immediate offsets),
  * true reads A m-major (six row pointers, one broadcast each per k).
  */
-function kernelBody(mMajor: boolean): number[] {
+function gemmKernel(mMajor: boolean): KernelFunction {
   // Parameters 0–9, then locals.
   const [A, LDA, B, LDB, C, LDC, M, N, K, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [I, J, KK, AP, BP, CP] = [10, 11, 12, 13, 14, 15];
   const [S, B0, B1] = [16, 17, 18];
   const acc = (r: number, h: number) => 19 + 2 * r + h;
   const rowPtr = (r: number) => 19 + 2 * GEMM_MR + r; // m-major: the six row pointers of A
-  const get = (l: number) => [0x20, ...uleb(l)];
-  const set = (l: number) => [0x21, ...uleb(l)];
-  const tee = (l: number) => [0x22, ...uleb(l)];
-  const i32 = (v: number) => [0x41, ...sleb(v)];
-  const [ADD, MUL, SHL, LT_U] = [0x6a, 0x6c, 0x74, 0x49];
-  const SUB = 0x6b;
-  const memarg = (offset: number) => [2, ...uleb(offset)]; // 4-byte alignment hint
-  const load = (offset: number) => [0xfd, 0x00, ...memarg(offset)];
-  const splat = (offset: number) => [0xfd, 0x09, ...memarg(offset)];
-  const store = (offset: number) => [0xfd, 0x0b, ...memarg(offset)];
-  const zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
-  const madd = [0xfd, 0x85, 0x02];
-  const LOOP = [0x03, 0x40];
-  const END = 0x0b;
-  const brIf = (depth: number) => [0x0d, ...uleb(depth)];
-
-  const code: number[] = [];
-  const emit = (...parts: (number | number[])[]) => {
-    for (const p of parts) typeof p === "number" ? code.push(p) : code.push(...p);
-  };
+  const { get, set, tee, i32, load, splat, store, zero, madd, brIf } = op;
+  const [ADD, SUB, MUL, SHL, LT_U] = [op.add, op.sub, op.mul, op.shl, op.ltU];
+  const [LOOP, END] = [op.loop, op.end];
+  const code = new Code();
+  const emit = (...parts: (number | number[])[]) => code.emit(...parts);
   emit(i32(0), set(I), LOOP); // over row tiles
   emit(i32(0), set(J), LOOP); // over column tiles
   // cp = c + i·ldc + 4j
   emit(get(C), get(I), get(LDC), MUL, ADD, get(J), i32(2), SHL, ADD, set(CP));
-  emit(get(ACC), [0x04, 0x40]);
+  emit(get(ACC), op.if);
   for (let r = 0; r < GEMM_MR; r++) {
     for (let h = 0; h < 2; h++) emit(get(CP), get(LDC), i32(r), MUL, ADD, load(16 * h), set(acc(r, h)));
   }
-  emit(0x05);
+  emit(op.else);
   for (let r = 0; r < GEMM_MR; r++) for (let h = 0; h < 2; h++) emit(zero, set(acc(r, h)));
   emit(END);
   if (mMajor) {
@@ -153,28 +107,21 @@ function kernelBody(mMajor: boolean): number[] {
   }
   emit(get(J), i32(GEMM_NR), ADD, tee(J), get(N), LT_U, brIf(0), END);
   emit(get(I), i32(GEMM_MR), ADD, tee(I), get(M), LT_U, brIf(0), END);
-  emit(END);
-
-  const locals = [3, ...uleb(6), 0x7f, ...uleb(3 + 2 * GEMM_MR), 0x7b, ...uleb(GEMM_MR), 0x7f];
-  return [...locals, ...code];
+  return {
+    name: mMajor ? "gemm_m" : "gemm",
+    params: 10,
+    locals: [[6, 0x7f], [3 + 2 * GEMM_MR, 0x7b], [GEMM_MR, 0x7f]],
+    code: code.bytes,
+  };
 }
 
 /**
- * The bytes of a module that imports `env.memory` (shared or not) and exports two kernels,
+ * The bytes of a module that imports `env.memory` (shared or not) and exports the GEMM kernels
  * `gemm(a, lda, b, ldb, c, ldc, m, n, k, accumulate)` (A k-major) and `gemm_m(…)` (A m-major), as described
- * in {@link GemmCall}.
+ * in {@link GemmCall}, and the Winograd transforms of `wasm_winograd_kernels.ts`.
  */
 export function gemmModuleBytes(sharedMemory: boolean): Uint8Array {
-  const bodies = [kernelBody(false), kernelBody(true)];
-  const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
-  return new Uint8Array([
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, [1, 0x60, 10, ...new Array(10).fill(0x7f), 0]),
-    ...section(2, [1, ...name("env"), ...name("memory"), 0x02, ...limits]),
-    ...section(3, [2, 0, 0]),
-    ...section(7, [2, ...name("gemm"), 0x00, 0, ...name("gemm_m"), 0x00, 1]),
-    ...section(10, [2, ...bodies.flatMap((body) => [...uleb(body.length), ...body])]),
-  ]);
+  return kernelModule([gemmKernel(false), gemmKernel(true), ...winogradKernels()], sharedMemory);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -188,8 +135,8 @@ const DONE = 3; // DONE + w: the last job worker w finished
 
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
 parentPort.once("message", ({ module, memory, control, calls, index, threads }) => {
-  const { gemm, gemm_m } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = [gemm, gemm_m];
+  const { gemm, gemm_m, wino_in, wino_out } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const kernels = [gemm, gemm_m, wino_in, wino_out];
   const ctrl = new Int32Array(control);
   const list = new Int32Array(calls);
   let seen = Atomics.load(ctrl, ${SEQ});
@@ -211,7 +158,11 @@ function runSliceSource(): string {
   return `function runSlice(kernels, list, count, index, threads, rows) {
   for (let i = 0; i < count; i++) {
     const o = i * ${FIELDS};
-    const mMajor = list[o + 10];
+    const kind = list[o + 10];
+    if (kind === 2) {
+      winograd(kernels, list, o, index, threads);
+      continue;
+    }
     const tiles = rows ? list[o + 6] / ${GEMM_MR} : list[o + 7] / ${GEMM_NR};
     const t0 = Math.floor((tiles * index) / threads);
     const t1 = Math.floor((tiles * (index + 1)) / threads);
@@ -219,14 +170,33 @@ function runSliceSource(): string {
     if (rows) {
       // Rows t0·MR… of C, and of A: a row offset of A is a column offset in k-major layout.
       const r0 = t0 * ${GEMM_MR};
-      const aShift = mMajor ? r0 * list[o + 1] : r0 * 4;
-      kernels[mMajor](list[o] + aShift, list[o + 1], list[o + 2], list[o + 3], list[o + 4] + r0 * list[o + 5],
+      const aShift = kind ? r0 * list[o + 1] : r0 * 4;
+      kernels[kind](list[o] + aShift, list[o + 1], list[o + 2], list[o + 3], list[o + 4] + r0 * list[o + 5],
         list[o + 5], (t1 - t0) * ${GEMM_MR}, list[o + 7], list[o + 8], list[o + 9]);
     } else {
       const shift = t0 * ${GEMM_NR * 4};
-      kernels[mMajor](list[o], list[o + 1], list[o + 2] + shift, list[o + 3], list[o + 4] + shift, list[o + 5],
+      kernels[kind](list[o], list[o + 1], list[o + 2] + shift, list[o + 3], list[o + 4] + shift, list[o + 5],
         list[o + 6], (t1 - t0) * ${GEMM_NR}, list[o + 8], list[o + 9]);
     }
+  }
+}
+function winograd(kernels, list, o, index, threads) {
+  const [x, cs, rsIn, tpr, tiles, u, y, co, scratch, stride] = list.subarray(o, o + 10);
+  const tb = list[o + 11], ci = list[o + 12], rsOut = list[o + 13];
+  const blocks = Math.ceil(tiles / tb);
+  const b0 = Math.floor((blocks * index) / threads);
+  const b1 = Math.floor((blocks * (index + 1)) / threads);
+  const v = scratch + index * stride;
+  const m = v + 16 * tb * cs;
+  for (let b = b0; b < b1; b++) {
+    const t0 = b * tb;
+    const cnt = Math.min(tb, tiles - t0);
+    kernels[2](x, cs, rsIn, tpr, t0, cnt, v, tb * cs);
+    const rowsPadded = Math.ceil(cnt / ${GEMM_MR}) * ${GEMM_MR};
+    for (let e = 0; e < 16; e++) {
+      kernels[1](v + e * tb * cs, cs, u + e * ci * co * 4, co * 4, m + e * tb * co * 4, co * 4, rowsPadded, co, ci, 0);
+    }
+    kernels[3](m, co * 4, rsOut, tpr, t0, cnt, y, tb * co * 4);
   }
 }`;
 }
@@ -243,6 +213,33 @@ const runSlice = new Function(`${runSliceSource()}\nreturn runSlice;`)() as (
 
 type GemmFunction = (...args: number[]) => void;
 
+/**
+ * A Winograd F(2×2, 3×3) convolution on NHWC grids (`wasm_winograd_kernels.ts`); addresses in bytes.
+ * Tile t covers output grid rows 2·(t div stepW/2) + {0, 1} and columns 2·(t mod stepW/2) + {0, 1}.
+ */
+export interface WinogradJob {
+  /** The input grid: ci floats per pixel, rows of `stepW` (even) pixels. */
+  x: number;
+  stepW: number;
+  ci: number;
+  co: number;
+  /** Tiles to compute (from tile 0). */
+  tiles: number;
+  /** The transformed filter: 16 planes [ci, co] (`winogradFilter`). */
+  u: number;
+  /** The output grid: co floats per pixel, the same rows as x. */
+  y: number;
+  /** Scratch of {@link winogradScratchBytes} per thread. */
+  scratch: number;
+  /** Tiles per block, a multiple of the GEMM's 6-row tile. */
+  tileBlock: number;
+}
+
+/** Scratch bytes one thread needs for a {@link WinogradJob}: V and M of one block of tiles. */
+export function winogradScratchBytes(tileBlock: number, ci: number, co: number): number {
+  return 16 * tileBlock * 4 * (ci + co);
+}
+
 /** Calls one batch can hold; longer batches run in several rounds. */
 const CAPACITY = 4096;
 
@@ -255,7 +252,7 @@ export class GemmEngine {
 
   private constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, readonly threads: number) {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-    this.kernels = [exports.gemm as GemmFunction, exports.gemm_m as GemmFunction];
+    this.kernels = ["gemm", "gemm_m", "wino_in", "wino_out"].map((name) => exports[name] as GemmFunction);
     this.calls = new Int32Array(
       threads > 1 ? new SharedArrayBuffer(4 * FIELDS * CAPACITY) : new ArrayBuffer(4 * FIELDS * CAPACITY),
     );
@@ -324,6 +321,33 @@ export class GemmEngine {
       }
       this.round(count, split === "rows" ? 1 : 0);
     }
+  }
+
+  /**
+   * One Winograd F(2×2, 3×3) convolution of a grid (see {@link WinogradJob}): threads take blocks of tiles
+   * and run, per block, the input transform, the 16 products and the output transform.
+   */
+  runWinograd(job: WinogradJob): void {
+    if (job.ci % 4 !== 0 || job.co % GEMM_NR !== 0 || job.tileBlock % GEMM_MR !== 0) {
+      throw new Error(`Winograd job with ${job.ci}→${job.co} channels and ${job.tileBlock}-tile blocks`);
+    }
+    this.calls.set([
+      job.x,
+      4 * job.ci,
+      4 * job.ci * job.stepW,
+      job.stepW / 2,
+      job.tiles,
+      job.u,
+      job.y,
+      job.co,
+      job.scratch,
+      winogradScratchBytes(job.tileBlock, job.ci, job.co),
+      2,
+      job.tileBlock,
+      job.ci,
+      4 * job.co * job.stepW,
+    ], 0);
+    this.round(1, 0);
   }
 
   private round(count: number, rows: number): void {

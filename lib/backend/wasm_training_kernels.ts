@@ -900,7 +900,7 @@ function conv2DNHWC(
       false,
       "channelsLast",
     );
-    const y = conv2dByGemm(backend, gemmEngine, x, filter, info);
+    const y = conv2dByGemm(backend, gemmEngine, x, filter, info, gemmGridPixels);
     if (y) return y;
   }
   return runStock(backend, tf.Conv2D, { inputs: { x, filter }, attrs: attrs as unknown as Attrs });
@@ -1359,7 +1359,10 @@ export interface WasmTrainingKernelOptions {
    * image). Smaller blocks mean more, smaller GEMMs.
    */
   gridBlockPixels?: number;
-  /** `"gemm"`: grid pixels per block of images (default 65536; at least one image). */
+  /**
+   * Our GEMM (filter gradients and stride-1 convolutions): grid pixels per block of images (default 65536;
+   * at least one image).
+   */
   gemmGridPixels?: number;
   /**
    * `"im2col"`: largest im2col block in float32 elements (default 4 Mi = 16 MiB). Smaller blocks split the

@@ -1,0 +1,135 @@
+/**
+ * The input and output transforms of Winograd's F(2×2, 3×3) convolution (Lavin & Gray, 2016) as generated
+ * WebAssembly kernels, SIMD over 4 channels at a time. They work on the NHWC grids of `conv_grid.ts`: a tile
+ * is the 2×2 block of output pixels at grid row 2·ty, column 2·tx (tiles numbered row by row, `tpr` per grid
+ * row), which reads the 4×4 block of input pixels from the same corner.
+ *
+ * - `wino_in(x, cs, rs, tpr, t0, cnt, v, plane)`: for tiles t0 … t0+cnt−1 of the input grid at x (`cs` bytes
+ *   per pixel, `rs` per grid row), V = Bᵀ·d·B, element e = 4i + j of tile t stored at v + e·plane + t·cs.
+ * - `wino_out(m, cs, rs, tpr, t0, cnt, y, plane)`: from M (the 16 products, element e of tile t at
+ *   m + e·plane + t·cs), the 2×2 outputs Aᵀ·M·A written to the output grid at y (`cs`, `rs` as above).
+ *
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1]: additions only.
+ * @module
+ */
+import { Code, type KernelFunction, op } from "./wasm_asm.ts";
+
+const { get, set, i32, load, store, brIf } = op;
+
+/** Emit `base = root + (tt / tpr)·2·rs + (tt mod tpr)·2·cs` with tt = t0 + t. */
+function tileBase(code: Code, p: { root: number; cs: number; rs: number; tpr: number; t0: number }, l: {
+  t: number;
+  tt: number;
+  base: number;
+}): void {
+  code.emit(get(p.t0), get(l.t), op.add, set(l.tt));
+  code.emit(get(p.root), get(l.tt), get(p.tpr), op.divU, i32(1), op.shl, get(p.rs), op.mul, op.add);
+  code.emit(get(l.tt), get(p.tpr), op.remU, i32(1), op.shl, get(p.cs), op.mul, op.add, set(l.base));
+}
+
+/** d ⟼ Bᵀ·d·B on four rows of four values: the 1-D transform of (a, b, c, d). */
+const B_T: [number, number, "fadd" | "fsub"][] = [[0, 2, "fsub"], [1, 2, "fadd"], [2, 1, "fsub"], [
+  1,
+  3,
+  "fsub",
+]];
+
+function inputTransform(): KernelFunction {
+  const [X, CS, RS, TPR, T0, CNT, V, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT] = [8, 9, 10, 11, 12];
+  const P = (i: number) => 13 + i; // row pointers
+  const D = (e: number) => 17 + e; // input block
+  const W = (e: number) => 33 + e; // after the row transform
+  const code = new Code();
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: X, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE });
+  code.emit(i32(0), set(C), op.loop);
+  code.emit(get(BASE), get(C), op.add, set(P(0)));
+  for (let i = 1; i < 4; i++) code.emit(get(P(i - 1)), get(RS), op.add, set(P(i)));
+  for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) {
+      code.emit(get(P(i)));
+      if (j > 0) code.emit(get(CS), i32(j), op.mul, op.add);
+      code.emit(load(0), set(D(4 * i + j)));
+    }
+  }
+  // Rows: w[r][j] = (Bᵀ d)[r][j].
+  B_T.forEach(([a, b, f], r) => {
+    for (let j = 0; j < 4; j++) code.emit(get(D(4 * a + j)), get(D(4 * b + j)), op[f], set(W(4 * r + j)));
+  });
+  // Columns: v[r][s] = (w B)[r][s], stored plane by plane.
+  code.emit(get(V), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  for (let r = 0; r < 4; r++) {
+    B_T.forEach(([a, b, f], s) => {
+      code.emit(get(Q), get(W(4 * r + a)), get(W(4 * r + b)), op[f], store(0));
+      if (r < 3 || s < 3) code.emit(get(Q), get(PLANE), op.add, set(Q));
+    });
+  }
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino_in", params: 8, locals: [[9, 0x7f], [32, 0x7b]], code: code.bytes };
+}
+
+function outputTransform(): KernelFunction {
+  const [M, CS, RS, TPR, T0, CNT, Y, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT, R] = [8, 9, 10, 11, 12, 13];
+  const E = (e: number) => 14 + e; // the 16 products of a tile
+  const U = (e: number) => 30 + e; // after the row transform (2 × 4)
+  const code = new Code();
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: Y, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE });
+  code.emit(i32(0), set(C), op.loop);
+  code.emit(get(M), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  for (let e = 0; e < 16; e++) {
+    code.emit(get(Q), load(0), set(E(e)));
+    if (e < 15) code.emit(get(Q), get(PLANE), op.add, set(Q));
+  }
+  // u[0][j] = m0j + m1j + m2j, u[1][j] = m1j − m2j − m3j.
+  for (let j = 0; j < 4; j++) {
+    code.emit(get(E(j)), get(E(4 + j)), op.fadd, get(E(8 + j)), op.fadd, set(U(j)));
+    code.emit(get(E(4 + j)), get(E(8 + j)), op.fsub, get(E(12 + j)), op.fsub, set(U(4 + j)));
+  }
+  // y[a][0] = u[a][0] + u[a][1] + u[a][2], y[a][1] = u[a][1] − u[a][2] − u[a][3].
+  for (let a = 0; a < 2; a++) {
+    code.emit(get(BASE), get(C), op.add);
+    if (a > 0) code.emit(get(RS), op.add);
+    code.emit(set(R));
+    code.emit(get(R), get(U(4 * a)), get(U(4 * a + 1)), op.fadd, get(U(4 * a + 2)), op.fadd, store(0));
+    code.emit(get(R), get(CS), op.add);
+    code.emit(get(U(4 * a + 1)), get(U(4 * a + 2)), op.fsub, get(U(4 * a + 3)), op.fsub, store(0));
+  }
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino_out", params: 8, locals: [[6, 0x7f], [24, 0x7b]], code: code.bytes };
+}
+
+/** The Winograd transform kernels (exported by the GEMM module of `wasm_gemm.ts`). */
+export function winogradKernels(): KernelFunction[] {
+  return [inputTransform(), outputTransform()];
+}
+
+/**
+ * U = G·g·Gᵀ for a 3×3 filter [3, 3, ci, co] (HWIO, as tfjs stores it): 16 planes [ci, co], element
+ * e = 4i + j of U at out[e·ci·co + c·co + o]. G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
+ */
+export function winogradFilter(g: Float32Array, ci: number, co: number, out: Float32Array): void {
+  const plane = ci * co;
+  const r = new Float64Array(12);
+  for (let k = 0; k < plane; k++) {
+    // Rows of G·g (4 × 3), then each row times Gᵀ.
+    for (let j = 0; j < 3; j++) {
+      const g0 = g[j * plane + k], g1 = g[(3 + j) * plane + k], g2 = g[(6 + j) * plane + k];
+      r[j] = g0;
+      r[3 + j] = 0.5 * (g0 + g1 + g2);
+      r[6 + j] = 0.5 * (g0 - g1 + g2);
+      r[9 + j] = g2;
+    }
+    for (let i = 0; i < 4; i++) {
+      const a = r[3 * i], b = r[3 * i + 1], c = r[3 * i + 2];
+      out[(4 * i) * plane + k] = a;
+      out[(4 * i + 1) * plane + k] = 0.5 * (a + b + c);
+      out[(4 * i + 2) * plane + k] = 0.5 * (a - b + c);
+      out[(4 * i + 3) * plane + k] = c;
+    }
+  }
+}
