@@ -190,10 +190,25 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd) and their g
   const engine = await createGemmEngine((module.wasmMemory ?? module.asm?.memory)!, 1);
   if (!engine) return; // no relaxed SIMD in this runtime: the kernels use XNNPACK (tested above)
   let batches = 0;
+  // Count the engine's jobs (direct products, Winograd convolutions, Winograd filter gradients).
   const run = engine.run.bind(engine);
-  engine.run = (calls: GemmCall[]) => {
+  const runWinograd = engine.runWinograd.bind(engine);
+  const runWinogradGradient = engine.runWinogradGradient.bind(engine);
+  const counts = { direct: 0, winograd: 0, gradient: 0 };
+  engine.run = (calls: GemmCall[], split) => {
     batches++;
-    run(calls);
+    counts.direct++;
+    run(calls, split);
+  };
+  engine.runWinograd = (job) => {
+    batches++;
+    counts.winograd++;
+    runWinograd(job);
+  };
+  engine.runWinogradGradient = (job) => {
+    batches++;
+    counts.gradient++;
+    runWinogradGradient(job);
   };
   const previous = useWasmGemm(engine);
   const explicit = (stride: number, pad: number[][]): Fn => (x, w) =>
@@ -236,16 +251,23 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd) and their g
     ],
   ];
   try {
-    for (const blockPixels of [1 << 16, 1]) {
+    // One block; one image per block; about 170 grid pixels per block — two of the 3-image cases' 9×7
+    // images (a 10×8 grid each), so their last block is shorter.
+    const blockings: [number, string][] = [[1 << 16, "one block"], [1, "one image per block"], [
+      170,
+      "short last block",
+    ]];
+    for (const [blockPixels, blocking] of blockings) {
       configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: blockPixels });
       for (const [name, shapes, f] of cases) {
-        await t.step(`${name}, ${blockPixels === 1 ? "one image per block" : "one block"}`, async () => {
+        await t.step(`${name}, ${blocking}`, async () => {
           const before = batches;
           await assertParity(name, shapes, f);
           assertLess(before, batches, "the GEMM path was not taken");
         });
       }
     }
+    for (const [kind, count] of Object.entries(counts)) assertLess(0, count, `no ${kind} job ran`);
   } finally {
     configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: 1 << 16 });
     useWasmGemm(previous);

@@ -25,9 +25,11 @@ import {
   GEMM_NR,
   type GemmCall,
   type GemmEngine,
+  winogradGradientScratchBytes,
+  winogradPartialBytes,
   winogradScratchBytes,
 } from "./wasm_gemm.ts";
-import { winogradFilter } from "./wasm_winograd_kernels.ts";
+import { winogradFilter, winogradFilterGradient } from "./wasm_winograd_kernels.ts";
 
 /** Default target grid pixels per block of images (at least one image per block). */
 const GRID_PIXELS = 1 << 16;
@@ -46,6 +48,23 @@ export function useWinograd(on: boolean): boolean {
 
 /** Bytes of V and M per block of Winograd tiles and thread (kept in cache between the three stages). */
 const WINOGRAD_BLOCK_BYTES = 1 << 20;
+
+/**
+ * Tiles per block of a Winograd job: enough for the block's transformed tiles (V and M, 64·(ci + co) bytes
+ * per tile) to fill about {@link WINOGRAD_BLOCK_BYTES}, and at least 2·ci·co/(ci + co), so that the 16
+ * [ci, co] matrices every block reads (the transformed filter, or the sums of a filter gradient, which are
+ * also written) cost no more memory traffic than the tiles themselves; then evened out so that every thread
+ * gets the same number of blocks. A multiple of the GEMM's 6-row tile.
+ */
+export function winogradTileBlock(tiles: number, ci: number, co: number, threads: number): number {
+  const wanted = Math.max(
+    GEMM_MR,
+    Math.floor(WINOGRAD_BLOCK_BYTES / (64 * (ci + co))),
+    Math.ceil((2 * ci * co) / (ci + co)),
+  );
+  const blocks = Math.ceil(Math.ceil(tiles / wanted) / threads) * threads;
+  return Math.ceil(Math.ceil(tiles / blocks) / GEMM_MR) * GEMM_MR;
+}
 
 /** Whether {@link conv2dByGemm} takes a convolution with these channel counts and strides. */
 export function convSuitsGemm(ci: number, co: number, info: tf.backend_util.Conv2DInfo): boolean {
@@ -185,10 +204,7 @@ function winogradConv(
     (2 * maxTileRows + 4) * stepW,
     ((images - 1) * rowsAxis.step + rowsAxis.span + 1) * stepW,
   );
-  const tileBlock = Math.max(
-    GEMM_MR,
-    Math.floor(WINOGRAD_BLOCK_BYTES / (64 * (ci + co)) / GEMM_MR) * GEMM_MR,
-  );
+  const tileBlock = winogradTileBlock(tileRows(images) * (stepW / 2), ci, co, engine.threads);
   const xg = backend.makeOutput([xPixels * ci], "float32");
   const yg = backend.makeOutput([2 * maxTileRows * stepW * co], "float32");
   const u = backend.makeOutput([16 * ci * co], "float32");
@@ -236,4 +252,113 @@ function winogradConv(
   } finally {
     for (const t of [xg, yg, u, scratch]) backend.disposeData(t.dataId);
   }
+}
+
+/** Whether {@link filterGradWinograd} takes the filter gradient of this convolution. */
+export function winogradGradientSuits(ci: number, co: number, info: tf.backend_util.Conv2DInfo): boolean {
+  return winograd && info.filterHeight === 3 && info.filterWidth === 3 && convSuitsGemm(ci, co, info) &&
+    ci % 4 === 0;
+}
+
+/**
+ * dW [3, 3, ci, co] of a 3×3 stride-1 convolution by Winograd's F(3×3, 2×2): dy is cut into 2×2 tiles, and
+ * each tile's contribution Σ x[p + (i, j)]·dy[p] to the 3×3 dW is a small correlation of the tile's 4×4 block
+ * of x with its 2×2 dy — 16 multiplications per input and output channel instead of 36. Both grids are laid
+ * out as for the forward pass (x with its padding, dy at the output positions, zeros elsewhere); per tile,
+ * the transformed x (`wino_in`) and dy (`wino_dy`) are multiplied and summed over tiles as 16 k-major GEMMs
+ * [tiles, ci]ᵀ × [tiles, co] into per-thread partial sums, which the output transform adds and turns into dW.
+ * Returns null when {@link winogradGradientSuits} says no. The caller owns the returned tensor.
+ */
+export function filterGradWinograd(
+  backend: BackendWasm,
+  engine: GemmEngine,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  gridPixels = GRID_PIXELS,
+): tf.TensorInfo | null {
+  const [n, h, w, ci] = x.shape;
+  const [, oh, ow, co] = dy.shape;
+  if (x.dtype !== "float32" || dy.dtype !== "float32" || !winogradGradientSuits(ci, co, info)) return null;
+  const dW = backend.makeOutput([3, 3, ci, co], "float32");
+  if (n * oh * ow === 0) {
+    heap(backend, dW).fill(0);
+    return dW;
+  }
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const rowsAxis = gridAxis(h, oh, 3, 1, top);
+  const colsAxis = gridAxis(w, ow, 3, 1, left);
+  const stepW = colsAxis.step + (colsAxis.step % 2);
+  const step = rowsAxis.step;
+  const images = Math.min(n, Math.max(1, Math.floor(gridPixels / (step * stepW))));
+  const tileRows = (nb: number) => Math.ceil(((nb - 1) * step + oh) / 2);
+  // Tiles of a block, made even (the GEMM's k is unrolled twice); the extra tile reads zeros of dy.
+  const tilesOf = (nb: number) => Math.ceil((tileRows(nb) * stepW) / 2 / GEMM_KU) * GEMM_KU;
+  const maxTileRows = tileRows(images);
+  const xPixels = Math.max((2 * maxTileRows + 4) * stepW, ((images - 1) * step + rowsAxis.span + 1) * stepW);
+  const dyPixels = (2 * maxTileRows + 2) * stepW;
+  const rows = Math.ceil(ci / GEMM_MR) * GEMM_MR;
+  const tileBlock = winogradTileBlock(tilesOf(images), ci, co, engine.threads);
+  const xg = backend.makeOutput([xPixels * ci], "float32");
+  const dg = backend.makeOutput([dyPixels * co], "float32");
+  const partials = backend.makeOutput([(engine.threads * winogradPartialBytes(rows, co)) / 4], "float32");
+  const scratch = backend.makeOutput([
+    (engine.threads * winogradGradientScratchBytes(tileBlock, ci, co, rows)) / 4,
+  ], "float32");
+  try {
+    heap(backend, xg).fill(0);
+    heap(backend, dg).fill(0);
+    heap(backend, partials).fill(0);
+    const [u0, u1, v0, v1] = [rowsAxis.lo[0], rowsAxis.hi[0], colsAxis.lo[0], colsAxis.hi[0]];
+    let previous = images;
+    for (let n0 = 0; n0 < n; n0 += images) {
+      const nb = Math.min(images, n - n0);
+      const xs = heap(backend, x);
+      const ys = heap(backend, dy);
+      const grid = heap(backend, xg);
+      const dgrid = heap(backend, dg);
+      // A shorter last block: clear the dy slots of the images it lacks (the extra tiles read them).
+      if (nb < previous) dgrid.fill(0, nb * step * stepW * co);
+      previous = nb;
+      for (let img = 0; img < nb; img++) {
+        for (let r = u0; r < u1; r++) {
+          const src = (((n0 + img) * h + r - top) * w + v0 - left) * ci;
+          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * step + r) * stepW + v0) * ci);
+        }
+        for (let r = 0; r < oh; r++) {
+          const src = ((n0 + img) * oh + r) * ow * co;
+          dgrid.set(ys.subarray(src, src + ow * co), (img * step + r) * stepW * co);
+        }
+      }
+      engine.runWinogradGradient({
+        x: backend.getMemoryOffset(xg.dataId),
+        dy: backend.getMemoryOffset(dg.dataId),
+        stepW,
+        ci,
+        co,
+        tiles: tilesOf(nb),
+        rows,
+        partials: backend.getMemoryOffset(partials.dataId),
+        scratch: backend.getMemoryOffset(scratch.dataId),
+        tileBlock,
+      });
+    }
+    const base = backend.getMemoryOffset(partials.dataId) / 4;
+    const parts = Array.from(
+      { length: engine.threads },
+      (_, t) => base + (t * winogradPartialBytes(rows, co)) / 4,
+    );
+    winogradFilterGradient(
+      new Float32Array(heap(backend, partials).buffer),
+      parts,
+      rows,
+      ci,
+      co,
+      heap(backend, dW),
+    );
+  } finally {
+    for (const t of [xg, dg, partials, scratch]) backend.disposeData(t.dataId);
+  }
+  return dW;
 }

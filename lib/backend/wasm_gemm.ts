@@ -49,7 +49,7 @@ export interface GemmCall {
   accumulate: boolean;
 }
 
-const FIELDS = 14;
+const FIELDS = 16;
 
 // ---------------------------------------------------------------------------------------------------------
 // The kernels, as WebAssembly bytes.
@@ -133,10 +133,13 @@ const COUNT = 1; // calls in the job (−1: exit)
 const SPLIT = 2; // 0: threads take slices of the columns of every product, 1: slices of its rows
 const DONE = 3; // DONE + w: the last job worker w finished
 
+/** The kernels a job can call, by index (see `runSlice`). */
+const KERNEL_NAMES = ["gemm", "gemm_m", "wino_in", "wino_out", "wino_dy"];
+
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
 parentPort.once("message", ({ module, memory, control, calls, index, threads }) => {
-  const { gemm, gemm_m, wino_in, wino_out } = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  const kernels = [gemm, gemm_m, wino_in, wino_out];
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => exports[name]);
   const ctrl = new Int32Array(control);
   const list = new Int32Array(calls);
   let seen = Atomics.load(ctrl, ${SEQ});
@@ -161,6 +164,10 @@ function runSliceSource(): string {
     const kind = list[o + 10];
     if (kind === 2) {
       winograd(kernels, list, o, index, threads);
+      continue;
+    }
+    if (kind === 3) {
+      winogradGradient(kernels, list, o, index, threads);
       continue;
     }
     const tiles = rows ? list[o + 6] / ${GEMM_MR} : list[o + 7] / ${GEMM_NR};
@@ -191,12 +198,33 @@ function winograd(kernels, list, o, index, threads) {
   for (let b = b0; b < b1; b++) {
     const t0 = b * tb;
     const cnt = Math.min(tb, tiles - t0);
+    if (cnt <= 0) break;
     kernels[2](x, cs, rsIn, tpr, t0, cnt, v, tb * cs);
     const rowsPadded = Math.ceil(cnt / ${GEMM_MR}) * ${GEMM_MR};
     for (let e = 0; e < 16; e++) {
       kernels[1](v + e * tb * cs, cs, u + e * ci * co * 4, co * 4, m + e * tb * co * 4, co * 4, rowsPadded, co, ci, 0);
     }
     kernels[3](m, co * 4, rsOut, tpr, t0, cnt, y, tb * co * 4);
+  }
+}
+function winogradGradient(kernels, list, o, index, threads) {
+  const [x, ci, stepW, tiles, dy, co, partials, partialStride, scratch, stride] = list.subarray(o, o + 10);
+  const tb = list[o + 11], rows = list[o + 12];
+  const blocks = Math.ceil(tiles / tb);
+  const b0 = Math.floor((blocks * index) / threads);
+  const b1 = Math.floor((blocks * (index + 1)) / threads);
+  const v = scratch + index * stride;
+  const w = v + 4 * (16 * tb * ci + rows);
+  const part = partials + index * partialStride;
+  for (let b = b0; b < b1; b++) {
+    const t0 = b * tb;
+    const cnt = Math.min(tb, tiles - t0);
+    if (cnt <= 0) break;
+    kernels[2](x, 4 * ci, 4 * ci * stepW, stepW / 2, t0, cnt, v, 4 * tb * ci);
+    kernels[4](dy, 4 * co, 4 * co * stepW, stepW / 2, t0, cnt, w, 4 * tb * co);
+    for (let e = 0; e < 16; e++) {
+      kernels[0](v + 4 * e * tb * ci, 4 * ci, w + 4 * e * tb * co, 4 * co, part + 4 * e * rows * co, 4 * co, rows, co, cnt, 1);
+    }
   }
 }`;
 }
@@ -240,6 +268,46 @@ export function winogradScratchBytes(tileBlock: number, ci: number, co: number):
   return 16 * tileBlock * 4 * (ci + co);
 }
 
+/**
+ * The products of a filter gradient by Winograd's F(3×3, 2×2) on NHWC grids: for every 2×2 tile of the dy
+ * grid (tiles as in {@link WinogradJob}), the 4×4 block of the x grid (`wino_in`) times the tile's
+ * transformed dy (`wino_dy`), summed over tiles into 16 planes [rows ≥ ci, co] per thread
+ * (`winogradFilterGradient` adds the threads' sums and finishes dW). Addresses in bytes.
+ */
+export interface WinogradGradientJob {
+  x: number;
+  dy: number;
+  /** Pixels per grid row (even), shared by both grids. */
+  stepW: number;
+  ci: number;
+  co: number;
+  /** Tiles to add (from tile 0; even). */
+  tiles: number;
+  /** Rows of each partial plane: ci rounded up to the GEMM's 6-row tile. */
+  rows: number;
+  /** One partial sum of {@link winogradPartialBytes} per thread; the products are added to them. */
+  partials: number;
+  /** Scratch of {@link winogradGradientScratchBytes} per thread. */
+  scratch: number;
+  /** Tiles per block (even). */
+  tileBlock: number;
+}
+
+/** Bytes of one thread's partial sums in a {@link WinogradGradientJob}. */
+export function winogradPartialBytes(rows: number, co: number): number {
+  return 16 * rows * co * 4;
+}
+
+/** Scratch bytes one thread needs for a {@link WinogradGradientJob} (with room for the GEMM's row overrun). */
+export function winogradGradientScratchBytes(
+  tileBlock: number,
+  ci: number,
+  co: number,
+  rows: number,
+): number {
+  return 4 * (16 * tileBlock * (ci + co) + rows);
+}
+
 /** Calls one batch can hold; longer batches run in several rounds. */
 const CAPACITY = 4096;
 
@@ -252,7 +320,7 @@ export class GemmEngine {
 
   private constructor(memory: WebAssembly.Memory, module: WebAssembly.Module, readonly threads: number) {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-    this.kernels = ["gemm", "gemm_m", "wino_in", "wino_out"].map((name) => exports[name] as GemmFunction);
+    this.kernels = KERNEL_NAMES.map((name) => exports[name] as GemmFunction);
     this.calls = new Int32Array(
       threads > 1 ? new SharedArrayBuffer(4 * FIELDS * CAPACITY) : new ArrayBuffer(4 * FIELDS * CAPACITY),
     );
@@ -346,6 +414,35 @@ export class GemmEngine {
       job.tileBlock,
       job.ci,
       4 * job.co * job.stepW,
+    ], 0);
+    this.round(1, 0);
+  }
+
+  /**
+   * The F(3×3, 2×2) products of a filter gradient (see {@link WinogradGradientJob}), added to each thread's
+   * partial sums: threads take blocks of tiles.
+   */
+  runWinogradGradient(job: WinogradGradientJob): void {
+    if (job.ci % 4 !== 0 || job.co % GEMM_NR !== 0 || job.rows % GEMM_MR !== 0 || job.tileBlock % GEMM_KU) {
+      throw new Error(
+        `Winograd gradient job with ${job.ci}→${job.co} channels, ${job.tileBlock}-tile blocks`,
+      );
+    }
+    if (job.tiles % GEMM_KU !== 0) throw new Error(`Winograd gradient job with ${job.tiles} tiles (odd)`);
+    this.calls.set([
+      job.x,
+      job.ci,
+      job.stepW,
+      job.tiles,
+      job.dy,
+      job.co,
+      job.partials,
+      winogradPartialBytes(job.rows, job.co),
+      job.scratch,
+      winogradGradientScratchBytes(job.tileBlock, job.ci, job.co, job.rows),
+      3,
+      job.tileBlock,
+      job.rows,
     ], 0);
     this.round(1, 0);
   }

@@ -47,7 +47,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall, type GemmEngine } from "./wasm_gemm.ts";
 import { type GridAxis, gridAxis } from "./conv_grid.ts";
-import { conv2dByGemm } from "./wasm_conv_gemm.ts";
+import { conv2dByGemm, filterGradWinograd, winogradGradientSuits } from "./wasm_conv_gemm.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -181,6 +181,9 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
       ? filterGradConv
       : filterGradMethod === "im2col"
       ? filterGradIm2col
+      : filterGradMethod === "gemm" && gemmEngine != null &&
+          winogradGradientSuits(xs.shape[3], dys.shape[3], info)
+      ? filterGradByWinograd
       : filterGradMethod === "gemm" && gemmEngine != null && gemmSuits(xs.shape[3], dys.shape[3])
       ? filterGradGemm
       : filterGradShifted;
@@ -249,6 +252,17 @@ function gemmSuits(ci: number, co: number): boolean {
 let gemmGridPixels = 1 << 16;
 /** Bytes of A and B rows one GEMM call reads (its k block): small enough to stay in a core's L2 cache. */
 const gemmBlockBytes = 1 << 19;
+
+/** dW of a 3×3 stride-1 convolution by Winograd's F(3×3, 2×2) on our GEMM (`wasm_conv_gemm.ts`). */
+function filterGradByWinograd(
+  backend: BackendWasm,
+  arena: Arena,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): TensorInfo {
+  return arena.track(filterGradWinograd(backend, gemmEngine!, x, dy, info, gemmGridPixels)!);
+}
 
 /**
  * dW on the NHWC grids of {@link filterGradShifted} with our k-major GEMM: x is laid out on the zero-padded

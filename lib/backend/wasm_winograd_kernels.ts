@@ -103,9 +103,99 @@ function outputTransform(): KernelFunction {
   return { name: "wino_out", params: 8, locals: [[6, 0x7f], [24, 0x7b]], code: code.bytes };
 }
 
+/**
+ * `wino_dy(dy, cs, rs, tpr, t0, cnt, w, plane)`: for the filter gradient, F(3×3, 2×2) with the dy of a tile
+ * (its 2×2 block) in the role of the filter: W = Ĝ·g·Ĝᵀ with Ĝ = [1 0; 1 1; 1 −1; 0 1], element e of tile t
+ * at w + e·plane + t·cs. The factors that make Ĝ Winograd's G (½ for rows/columns 1 and 2, −1 for row and
+ * column 3, which also turns `wino_in`'s Bᵀ into the Bᵀ of F(3, 2)) are applied to the summed products
+ * instead (see {@link winogradFilterGradient}).
+ */
+function gradientTransform(): KernelFunction {
+  const [DY, CS, RS, TPR, T0, CNT, W, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT] = [8, 9, 10, 11, 12];
+  const G = (e: number) => 13 + e; // the 2×2 block
+  const R = (e: number) => 17 + e; // after the row transform (4 × 2)
+  const code = new Code();
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: DY, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE });
+  code.emit(i32(0), set(C), op.loop);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      code.emit(get(BASE), get(C), op.add);
+      if (a > 0) code.emit(get(RS), op.add);
+      if (b > 0) code.emit(get(CS), op.add);
+      code.emit(load(0), set(G(2 * a + b)));
+    }
+  }
+  // Rows: r0 = g0, r1 = g0 + g1, r2 = g0 − g1, r3 = g1 (per column b).
+  for (let b = 0; b < 2; b++) {
+    code.emit(get(G(b)), set(R(b)));
+    code.emit(get(G(b)), get(G(2 + b)), op.fadd, set(R(2 + b)));
+    code.emit(get(G(b)), get(G(2 + b)), op.fsub, set(R(4 + b)));
+    code.emit(get(G(2 + b)), set(R(6 + b)));
+  }
+  code.emit(get(W), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  for (let r = 0; r < 4; r++) {
+    const [p, q] = [R(2 * r), R(2 * r + 1)];
+    const values = [[...get(p)], [...get(p), ...get(q), ...op.fadd], [...get(p), ...get(q), ...op.fsub], [
+      ...get(q),
+    ]];
+    values.forEach((value, s) => {
+      code.emit(get(Q), value, store(0));
+      if (r < 3 || s < 3) code.emit(get(Q), get(PLANE), op.add, set(Q));
+    });
+  }
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino_dy", params: 8, locals: [[5, 0x7f], [12, 0x7b]], code: code.bytes };
+}
+
 /** The Winograd transform kernels (exported by the GEMM module of `wasm_gemm.ts`). */
 export function winogradKernels(): KernelFunction[] {
-  return [inputTransform(), outputTransform()];
+  return [inputTransform(), outputTransform(), gradientTransform()];
+}
+
+/** Per-element factors of the filter-gradient products (see {@link gradientTransform}). */
+const GRADIENT_SCALE = [1, 0.5, 0.5, -1];
+
+/**
+ * dW [3, 3, ci, co] from the summed F(3×3, 2×2) products: `parts` holds one or more partial sums (added
+ * here), each 16 planes of `rows` ≥ ci rows by co; dW[i][j] = (A'ᵀ·(s ⊙ M)·A')[i][j] with
+ * A'ᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1] and s the factors that {@link gradientTransform} left out.
+ */
+export function winogradFilterGradient(
+  heap: Float32Array,
+  parts: number[],
+  rows: number,
+  ci: number,
+  co: number,
+  out: Float32Array,
+): void {
+  const plane = rows * co;
+  const m = new Float64Array(16);
+  const q = new Float64Array(12);
+  for (let c = 0; c < ci; c++) {
+    for (let o = 0; o < co; o++) {
+      const k = c * co + o;
+      for (let e = 0; e < 16; e++) {
+        let sum = 0;
+        for (const part of parts) sum += heap[part + e * plane + k];
+        m[e] = sum * GRADIENT_SCALE[e >> 2] * GRADIENT_SCALE[e & 3];
+      }
+      for (let j = 0; j < 4; j++) {
+        q[j] = m[j] + m[4 + j] + m[8 + j];
+        q[4 + j] = m[4 + j] - m[8 + j];
+        q[8 + j] = m[4 + j] + m[8 + j] + m[12 + j];
+      }
+      for (let i = 0; i < 3; i++) {
+        const [a, b, d, f] = [q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]];
+        const row = 3 * i * ci * co + k;
+        out[row] = a + b + d;
+        out[row + ci * co] = b - d;
+        out[row + 2 * ci * co] = b + d + f;
+      }
+    }
+  }
 }
 
 /**
