@@ -2,8 +2,13 @@
  * Starting the TensorFlow.js wasm backend (XNNPACK, SIMD) ready for training: multi-threaded where the
  * threaded binary starts (see `wasm_threads.ts`), with the backward-pass kernels of `wasm_training_kernels.ts`
  * and the memory-lean backward pass of `lean_backprop.ts` (the wasm heap cannot grow beyond 4 GiB, and a
- * 256² ResNet step with tfjs' own backward pass came close). `SSPCAB_WASM_THREADS` sets the thread count
- * (default: the machine's logical cores, at most 8; 1 disables).
+ * 256² ResNet step with tfjs' own backward pass came close). Where the runtime has relaxed SIMD, XNNPACK's
+ * multiply-adds are fused (`wasm_fma.ts`) and stride-1 convolutions, their input gradients and filter
+ * gradients run on our own threaded GEMM (`wasm_gemm.ts`, `wasm_conv_gemm.ts`; 3×3 ones by Winograd).
+ *
+ * Environment: `SSPCAB_WASM_THREADS` sets the thread count (default: the machine's logical cores, at most 8;
+ * 1 disables); `SSPCAB_WASM_FMA=0`, `SSPCAB_WASM_GEMM=0` and `SSPCAB_WASM_WINOGRAD=0` turn those parts off
+ * (for comparisons; results agree to float32 rounding either way).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -19,7 +24,7 @@ import { type FmaOutcome, withFusedMultiplyAdds } from "./wasm_fma.ts";
 /** What the first start of the backend did about fused multiply-adds (see `wasm_fma.ts`). */
 let fmaOutcome: FmaOutcome | null = null;
 
-/** How `Conv2DBackpropFilter` multiplies, for the backend description (see {@link startGemm}). */
+/** What runs on our own GEMM, for the backend description (see {@link startGemm}). */
 let gemmNote = "";
 
 interface WasmModuleMemory {
@@ -27,10 +32,11 @@ interface WasmModuleMemory {
 }
 
 /**
- * Give the filter-gradient kernel our own k-major GEMM (`wasm_gemm.ts`) on the backend's memory, with as
- * many threads as XNNPACK has. `SSPCAB_WASM_GEMM=0` keeps XNNPACK for it.
+ * Give the convolution kernels our own GEMM (`wasm_gemm.ts`) on the backend's memory, with as many threads
+ * as XNNPACK has (an engine of an earlier start of the backend is stopped). Returns the description's note.
  */
 async function startGemm(threads: number): Promise<string> {
+  useWasmGemm(null)?.dispose();
   if ((Deno.env.get("SSPCAB_WASM_GEMM") ?? "1") === "0") return "";
   const module = (tf.backend() as unknown as WasmModuleMemory).wasm;
   const memory = module?.wasmMemory ?? module?.asm?.memory;
@@ -40,7 +46,7 @@ async function startGemm(threads: number): Promise<string> {
   if (!engine) return "";
   const winograd = (Deno.env.get("SSPCAB_WASM_WINOGRAD") ?? "1") !== "0";
   useWinograd(winograd);
-  return `, own GEMM for stride-1 convolutions${winograd ? " (3×3: Winograd F(2×2, 3×3))" : ""}`;
+  return winograd ? ", own GEMM + Winograd" : ", own GEMM";
 }
 
 /** Start the wasm backend and return a description of it (SIMD, threads). */
@@ -70,9 +76,9 @@ export async function startWasmBackend(): Promise<string> {
   const fmaNote = fmaOutcome == null
     ? ""
     : fmaOutcome.fused > 0
-    ? `, FMA (${fmaOutcome.fused} fused)`
+    ? ", FMA"
     : `, no FMA (${fmaOutcome.reason})`;
-  return `XNNPACK, SIMD ${simd ? "on" : "off"}${fmaNote}, ${running} thread${
+  return `XNNPACK, SIMD ${simd ? "on" : "off"}${fmaNote}${gemmNote}, ${running} thread${
     running > 1 ? "s" : ""
-  }, training kernels${gemmNote}`;
+  }`;
 }

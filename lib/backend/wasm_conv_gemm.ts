@@ -29,7 +29,6 @@ import {
   winogradPartialBytes,
   winogradScratchBytes,
 } from "./wasm_gemm.ts";
-import { winogradFilter, winogradFilterGradient } from "./wasm_winograd_kernels.ts";
 
 /** Default target grid pixels per block of images (at least one image per block). */
 const GRID_PIXELS = 1 << 16;
@@ -213,7 +212,7 @@ function winogradConv(
     "float32",
   );
   try {
-    winogradFilter(heap(backend, filter), ci, co, heap(backend, u));
+    engine.winogradFilter(backend.getMemoryOffset(filter.dataId), backend.getMemoryOffset(u.dataId), ci, co);
     heap(backend, xg).fill(0);
     const u0 = rowsAxis.lo[0];
     const u1 = rowsAxis.hi[0];
@@ -344,18 +343,12 @@ export function filterGradWinograd(
         tileBlock,
       });
     }
-    const base = backend.getMemoryOffset(partials.dataId) / 4;
-    const parts = Array.from(
-      { length: engine.threads },
-      (_, t) => base + (t * winogradPartialBytes(rows, co)) / 4,
-    );
-    winogradFilterGradient(
-      new Float32Array(heap(backend, partials).buffer),
-      parts,
+    engine.winogradFilterGradient(
+      backend.getMemoryOffset(partials.dataId),
       rows,
       ci,
       co,
-      heap(backend, dW),
+      backend.getMemoryOffset(dW.dataId),
     );
   } finally {
     for (const t of [xg, dg, partials, scratch]) backend.disposeData(t.dataId);

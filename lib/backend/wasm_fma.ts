@@ -473,7 +473,7 @@ export function fusedMultiplyAddWanted(): boolean {
 
 /** What {@link withFusedMultiplyAdds} did, for the backend description. */
 export interface FmaOutcome {
-  /** Multiply-add pairs fused over all binaries instantiated (0: none rewritten). */
+  /** Multiply-add pairs fused in the binaries instantiated (the most in one; 0: none rewritten). */
   fused: number;
   /** Why nothing was fused, when nothing was. */
   reason?: string;
@@ -508,7 +508,7 @@ export async function withFusedMultiplyAdds<T>(
       try {
         const rewritten = fuseMultiplyAdds(bytes);
         if (rewritten.fused > 0 && WebAssembly.validate(rewritten.bytes as BufferSource)) {
-          fma.fused += rewritten.fused;
+          fma.fused = Math.max(fma.fused, rewritten.fused);
           source = rewritten.bytes;
         } else if (rewritten.fused > 0) fma.reason = "the rewritten binary did not validate";
       } catch (e) {

@@ -134,7 +134,7 @@ const SPLIT = 2; // 0: threads take slices of the columns of every product, 1: s
 const DONE = 3; // DONE + w: the last job worker w finished
 
 /** The kernels a job can call, by index (see `runSlice`). */
-const KERNEL_NAMES = ["gemm", "gemm_m", "wino_in", "wino_out", "wino_dy"];
+const KERNEL_NAMES = ["gemm", "gemm_m", "wino_in", "wino_out", "wino_dy", "wino_filter", "wino_grad"];
 
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
 parentPort.once("message", ({ module, memory, control, calls, index, threads }) => {
@@ -445,6 +445,24 @@ export class GemmEngine {
       job.rows,
     ], 0);
     this.round(1, 0);
+  }
+
+  /**
+   * U = G·g·Gᵀ of a 3×3 filter [3, 3, ci, co] at `g` into 16 planes [ci, co] at `u` (byte addresses), on the
+   * calling thread. ci·co must be a multiple of 4.
+   */
+  winogradFilter(g: number, u: number, ci: number, co: number): void {
+    if ((ci * co) % 4 !== 0) throw new Error(`Winograd filter with ${ci}×${co} channels`);
+    this.kernels[5](g, u, 4 * ci * co);
+  }
+
+  /**
+   * dW [3, 3, ci, co] at `out` from the partial sums of a {@link WinogradGradientJob} (one per thread, at
+   * `partials`), on the calling thread.
+   */
+  winogradFilterGradient(partials: number, rows: number, ci: number, co: number, out: number): void {
+    const plane = 4 * rows * co;
+    this.kernels[6](partials, winogradPartialBytes(rows, co), this.threads, plane, 4 * ci * co, out);
   }
 
   private round(count: number, rows: number): void {

@@ -150,76 +150,113 @@ function gradientTransform(): KernelFunction {
   return { name: "wino_dy", params: 8, locals: [[5, 0x7f], [12, 0x7b]], code: code.bytes };
 }
 
+/**
+ * `wino_filter(g, u, bytes)`: U = G·g·Gᵀ for a 3×3 filter [3, 3, ci, co] (HWIO, as tfjs stores it) of `bytes`
+ * = 4·ci·co bytes per tap: 16 planes [ci, co], element e = 4i + j of U at u + e·bytes + (offset in the plane).
+ * G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. Every 4 consecutive floats of a plane are one SIMD lane group.
+ */
+function filterTransform(): KernelFunction {
+  const [GP, UP, BYTES] = [0, 1, 2];
+  const [I, A] = [3, 4];
+  const T = (k: number) => 5 + k; // the 9 taps
+  const R = (e: number) => 14 + e; // G·g, 4 × 3
+  const HALF = 26;
+  const code = new Code();
+  code.emit(op.f32(0.5), op.fsplat, set(HALF));
+  code.emit(i32(0), set(I), op.loop);
+  for (let k = 0; k < 9; k++) {
+    code.emit(get(GP), get(I), op.add);
+    if (k > 0) code.emit(get(BYTES), i32(k), op.mul, op.add);
+    code.emit(load(0), set(T(k)));
+  }
+  // The 1-D transform of (a, b, c): a, ½(a + b + c), ½(a − b + c), c.
+  const combine = (a: number, b: number, c: number, into: (v: number[]) => void) => {
+    into([...get(a)]);
+    into([...get(a), ...get(b), ...op.fadd, ...get(c), ...op.fadd, ...get(HALF), ...op.fmul]);
+    into([...get(a), ...get(b), ...op.fsub, ...get(c), ...op.fadd, ...get(HALF), ...op.fmul]);
+    into([...get(c)]);
+  };
+  // Rows of G·g, per column j (tap (i, j) is T(3i + j)).
+  for (let j = 0; j < 3; j++) {
+    let i = 0;
+    combine(T(j), T(3 + j), T(6 + j), (v) => code.emit(v, set(R(3 * i++ + j))));
+  }
+  // Columns, stored plane by plane.
+  for (let i = 0; i < 4; i++) {
+    let j = 0;
+    combine(R(3 * i), R(3 * i + 1), R(3 * i + 2), (v) => {
+      const e = 4 * i + j++;
+      code.emit(get(UP), get(I), op.add);
+      if (e > 0) code.emit(get(BYTES), i32(e), op.mul, op.add);
+      code.emit(set(A), get(A), v, store(0));
+    });
+  }
+  code.emit(get(I), i32(16), op.add, set(I), get(I), get(BYTES), op.ltU, brIf(0), op.end);
+  return { name: "wino_filter", params: 3, locals: [[2, 0x7f], [22, 0x7b]], code: code.bytes };
+}
+
 /** The Winograd transform kernels (exported by the GEMM module of `wasm_gemm.ts`). */
 export function winogradKernels(): KernelFunction[] {
-  return [inputTransform(), outputTransform(), gradientTransform()];
+  return [inputTransform(), outputTransform(), gradientTransform(), filterTransform(), gradientOutput()];
 }
 
 /** Per-element factors of the filter-gradient products (see {@link gradientTransform}). */
 const GRADIENT_SCALE = [1, 0.5, 0.5, -1];
 
 /**
- * dW [3, 3, ci, co] from the summed F(3×3, 2×2) products: `parts` holds one or more partial sums (added
- * here), each 16 planes of `rows` ≥ ci rows by co; dW[i][j] = (A'ᵀ·(s ⊙ M)·A')[i][j] with
- * A'ᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1] and s the factors that {@link gradientTransform} left out.
+ * `wino_grad(parts, stride, count, plane, bytes, out)`: dW [3, 3, ci, co] from the summed F(3×3, 2×2)
+ * products: `count` partial sums `stride` bytes apart from `parts`, each 16 planes `plane` bytes apart whose
+ * first `bytes` = 4·ci·co bytes are the [ci, co] sums, are added; then dW[i][j] = (A'ᵀ·(s ⊙ M)·A')[i][j] with
+ * A'ᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1] and s the factors {@link gradientTransform} left out; dW planes are
+ * `bytes` apart from `out`.
  */
-export function winogradFilterGradient(
-  heap: Float32Array,
-  parts: number[],
-  rows: number,
-  ci: number,
-  co: number,
-  out: Float32Array,
-): void {
-  const plane = rows * co;
-  const m = new Float64Array(16);
-  const q = new Float64Array(12);
-  for (let c = 0; c < ci; c++) {
-    for (let o = 0; o < co; o++) {
-      const k = c * co + o;
-      for (let e = 0; e < 16; e++) {
-        let sum = 0;
-        for (const part of parts) sum += heap[part + e * plane + k];
-        m[e] = sum * GRADIENT_SCALE[e >> 2] * GRADIENT_SCALE[e & 3];
-      }
-      for (let j = 0; j < 4; j++) {
-        q[j] = m[j] + m[4 + j] + m[8 + j];
-        q[4 + j] = m[4 + j] - m[8 + j];
-        q[8 + j] = m[4 + j] + m[8 + j] + m[12 + j];
-      }
-      for (let i = 0; i < 3; i++) {
-        const [a, b, d, f] = [q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]];
-        const row = 3 * i * ci * co + k;
-        out[row] = a + b + d;
-        out[row + ci * co] = b - d;
-        out[row + 2 * ci * co] = b + d + f;
-      }
-    }
+function gradientOutput(): KernelFunction {
+  const [PARTS, STRIDE, COUNT, PLANE, BYTES, OUT] = [0, 1, 2, 3, 4, 5];
+  const [I, P, PP, A] = [6, 7, 8, 9];
+  const M = (e: number) => 10 + e;
+  const Q = (e: number) => 26 + e; // A'ᵀ·M: 3 × 4
+  const code = new Code();
+  const address = (base: number[], e: number, stride: number) => {
+    code.emit(base, get(I), op.add);
+    if (e > 0) code.emit(get(stride), i32(e), op.mul, op.add);
+  };
+  code.emit(i32(0), set(I), op.loop);
+  for (let e = 0; e < 16; e++) {
+    address(get(PARTS), e, PLANE);
+    code.emit(load(0), set(M(e)));
   }
-}
-
-/**
- * U = G·g·Gᵀ for a 3×3 filter [3, 3, ci, co] (HWIO, as tfjs stores it): 16 planes [ci, co], element
- * e = 4i + j of U at out[e·ci·co + c·co + o]. G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
- */
-export function winogradFilter(g: Float32Array, ci: number, co: number, out: Float32Array): void {
-  const plane = ci * co;
-  const r = new Float64Array(12);
-  for (let k = 0; k < plane; k++) {
-    // Rows of G·g (4 × 3), then each row times Gᵀ.
-    for (let j = 0; j < 3; j++) {
-      const g0 = g[j * plane + k], g1 = g[(3 + j) * plane + k], g2 = g[(6 + j) * plane + k];
-      r[j] = g0;
-      r[3 + j] = 0.5 * (g0 + g1 + g2);
-      r[6 + j] = 0.5 * (g0 - g1 + g2);
-      r[9 + j] = g2;
-    }
-    for (let i = 0; i < 4; i++) {
-      const a = r[3 * i], b = r[3 * i + 1], c = r[3 * i + 2];
-      out[(4 * i) * plane + k] = a;
-      out[(4 * i + 1) * plane + k] = 0.5 * (a + b + c);
-      out[(4 * i + 2) * plane + k] = 0.5 * (a - b + c);
-      out[(4 * i + 3) * plane + k] = c;
-    }
+  // The other partial sums.
+  code.emit(i32(1), set(P), get(P), get(COUNT), op.ltU, op.if, op.loop);
+  code.emit(get(PARTS), get(P), get(STRIDE), op.mul, op.add, set(PP));
+  for (let e = 0; e < 16; e++) {
+    code.emit(get(M(e)));
+    address(get(PP), e, PLANE);
+    code.emit(load(0), op.fadd, set(M(e)));
   }
+  code.emit(get(P), i32(1), op.add, set(P), get(P), get(COUNT), op.ltU, brIf(0), op.end, op.end);
+  for (let e = 0; e < 16; e++) {
+    const scale = GRADIENT_SCALE[e >> 2] * GRADIENT_SCALE[e & 3];
+    if (scale !== 1) code.emit(get(M(e)), op.f32(scale), op.fsplat, op.fmul, set(M(e)));
+  }
+  // Rows: q0 = m0 + m1 + m2, q1 = m1 − m2, q2 = m1 + m2 + m3 (per column j).
+  for (let j = 0; j < 4; j++) {
+    code.emit(get(M(j)), get(M(4 + j)), op.fadd, get(M(8 + j)), op.fadd, set(Q(j)));
+    code.emit(get(M(4 + j)), get(M(8 + j)), op.fsub, set(Q(4 + j)));
+    code.emit(get(M(4 + j)), get(M(8 + j)), op.fadd, get(M(12 + j)), op.fadd, set(Q(8 + j)));
+  }
+  // Columns, into dW[i][j] (plane 3i + j).
+  for (let i = 0; i < 3; i++) {
+    const [a, b, c, d] = [Q(4 * i), Q(4 * i + 1), Q(4 * i + 2), Q(4 * i + 3)];
+    const values = [
+      [...get(a), ...get(b), ...op.fadd, ...get(c), ...op.fadd],
+      [...get(b), ...get(c), ...op.fsub],
+      [...get(b), ...get(c), ...op.fadd, ...get(d), ...op.fadd],
+    ];
+    values.forEach((value, j) => {
+      address(get(OUT), 3 * i + j, BYTES);
+      code.emit(set(A), get(A), value, store(0));
+    });
+  }
+  code.emit(get(I), i32(16), op.add, set(I), get(I), get(BYTES), op.ltU, brIf(0), op.end);
+  return { name: "wino_grad", params: 6, locals: [[4, 0x7f], [28, 0x7b]], code: code.bytes };
 }
