@@ -9,6 +9,7 @@ import { assert, assertEquals, assertLess } from "@std/assert";
 import { fromFileUrl, join } from "@std/path";
 import { fuseMultiplyAdds, relaxedSimdSupported } from "../lib/backend/wasm_fma.ts";
 import { createGemmEngine, GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall } from "../lib/backend/wasm_gemm.ts";
+import { winogradTileBlock } from "../lib/backend/wasm_conv_gemm.ts";
 
 const f32const = (v: number) => [0x43, ...new Uint8Array(new Float32Array([v]).buffer)];
 const SPLAT = [0xfd, 0x13];
@@ -206,4 +207,25 @@ Deno.test("wasm gemm: a shape off the register tiles is refused with a message",
     message = (e as Error).message;
   }
   assertEquals(message, `GEMM shape 7×8×2 is not a multiple of ${GEMM_MR}×${GEMM_NR}×${GEMM_KU}`);
+});
+
+Deno.test("wasm gemm: Winograd tile blocks are whole row tiles and keep every thread equally busy", () => {
+  for (
+    const [tiles, ci, co] of [[26136, 64, 64], [600, 512, 512], [200, 512, 512], [7, 16, 16], [2, 64, 8]]
+  ) {
+    for (const threads of [1, 2, 3]) {
+      const block = winogradTileBlock(tiles, ci, co, threads);
+      const blocks = Math.ceil(tiles / block);
+      assertEquals(block % GEMM_MR, 0, `${tiles} tiles ${ci}→${co}: block ${block}`);
+      if (tiles < threads * GEMM_MR) continue; // too few tiles for every thread
+      assertLess(threads - 1, blocks, `${tiles} tiles: ${blocks} blocks`);
+      // Threads get equal numbers of blocks, or so many that one more is a small difference.
+      assert(
+        blocks % threads === 0 || blocks >= 4 * threads,
+        `${tiles} tiles, ${threads} threads: ${blocks}`,
+      );
+    }
+  }
+  // Large weights make large blocks: the 16 [512, 512] planes are read once per ~512 tiles, not per 16.
+  assertLess(480, winogradTileBlock(26136, 512, 512, 1));
 });

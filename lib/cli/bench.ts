@@ -234,10 +234,12 @@ if (import.meta.main) {
         `${torch.peak_rss_mb.toFixed(0)} MiB`,
       ]);
     }
+    // Skipped backends are listed under the table, so that their reasons do not widen its columns.
+    const skipped: string[] = [];
     for (const backend of backends) {
       const m = await runChild(backend, flags);
       if (typeof m === "string") {
-        rows.push([backend, `skipped: ${m}`, "", "", "", "", "", ""]);
+        skipped.push(`${backend}: skipped — ${m.replace(/^error: /, "")}`);
         continue;
       }
       const leak =
@@ -257,5 +259,6 @@ if (import.meta.main) {
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd());
+    for (const line of skipped) console.log(line);
   });
 }
