@@ -181,7 +181,7 @@ Deno.test("wasm training kernels: filter gradients over shifted grids in blocks 
   }
 });
 
-Deno.test("wasm training kernels: convolutions (direct and Winograd) and their gradients on our own GEMM match cpu", async (t) => {
+Deno.test("wasm training kernels: convolutions (direct and Winograd), their gradients and max-pool gradients on our own kernels match cpu", async (t) => {
   registerWasmTrainingKernels();
   assert(await tf.setBackend("wasm"));
   const module = (tf.backend() as unknown as {
@@ -194,7 +194,7 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd) and their g
   const run = engine.run.bind(engine);
   const runWinograd = engine.runWinograd.bind(engine);
   const runWinogradGradient = engine.runWinogradGradient.bind(engine);
-  const counts = { direct: 0, winograd: 0, gradient: 0 };
+  const counts = { direct: 0, winograd: 0, gradient: 0, pool: 0 };
   engine.run = (calls: GemmCall[], split) => {
     batches++;
     counts.direct++;
@@ -209,6 +209,12 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd) and their g
     batches++;
     counts.gradient++;
     runWinogradGradient(job);
+  };
+  const maxPoolGrad = engine.maxPoolGrad.bind(engine);
+  engine.maxPoolGrad = (job) => {
+    batches++;
+    counts.pool++;
+    maxPoolGrad(job);
   };
   const previous = useWasmGemm(engine);
   const explicit = (stride: number, pad: number[][]): Fn => (x, w) =>
@@ -248,6 +254,17 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd) and their g
       "3×3/1 pad 1 18→8 (direct: channels not a multiple of 4)",
       [[2, 6, 6, 18], [3, 3, 18, 8]],
       explicit(1, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+    ],
+    // Max-pool gradients: ties after a ReLU go to the first maximum, as on cpu.
+    [
+      "max-pool 3×3/2 pad 1 after a ReLU, 8 channels",
+      [[3, 9, 7, 8]],
+      (x) => tf.maxPool(tf.relu(x) as tf.Tensor4D, 3, 2, 1),
+    ],
+    [
+      "max-pool 2×2/2 valid, 12 channels",
+      [[2, 8, 6, 12]],
+      (x) => tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"),
     ],
   ];
   try {
@@ -439,7 +456,7 @@ Deno.test("wasm training kernels: mini ResNet step matches cpu and leaks nothing
   assertEquals(backend.numDataIds(), dataIds, "wasm buffers leaked by a kernel");
 });
 
-Deno.test("wasm threads: a 2-thread backend starts under Deno; its conv gradients (2-thread GEMM for dW) match cpu", async () => {
+Deno.test("wasm threads: a 2-thread backend starts under Deno; its conv and max-pool gradients (our kernels on 2 threads) match cpu", async () => {
   // The threaded backend can only be started once per process, before anything else uses wasm: run it in a
   // child process with the project's import map.
   const config = new URL("../deno.json", import.meta.url);
@@ -468,7 +485,7 @@ const grads = async (backend) => {
   return tf.tidy(() => {
     const x = tf.sin(tf.reshape(tf.range(0, 2 * 12 * 12 * 16), [2, 12, 12, 16]));
     const w = tf.cos(tf.reshape(tf.range(0, 3 * 3 * 16 * 16), [3, 3, 16, 16]));
-    const f = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, 2, [[0, 0], [1, 1], [1, 1], [0, 0]])));
+    const f = (a, b) => tf.sum(tf.square(tf.maxPool(tf.conv2d(a, b, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 1)));
     return tf.grads(f)([x, w]).map((g) => Array.from(g.dataSync()));
   });
 };

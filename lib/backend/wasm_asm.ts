@@ -46,6 +46,10 @@ export const op = {
   remU: [0x70],
   shl: [0x74],
   ltU: [0x49],
+  ltS: [0x48],
+  gtS: [0x4a],
+  /** select: [a, b, condition] → condition ? a : b. */
+  select: [0x1b],
   /** v128.load at an immediate byte offset (4-byte alignment hint). */
   load: (offset: number) => [0xfd, 0x00, 2, ...uleb(offset)],
   /** v128.load32_splat. */
@@ -58,6 +62,11 @@ export const op = {
   fmul: [0xfd, 0xe6, 0x01],
   /** f32x4.relaxed_madd: a·b + c. */
   madd: [0xfd, 0x85, 0x02],
+  feq: [0xfd, 0x41],
+  and: [0xfd, 0x4e],
+  /** v128.andnot: a & ~b. */
+  andnot: [0xfd, 0x4f],
+  or: [0xfd, 0x50],
   loop: [0x03, 0x40],
   if: [0x04, 0x40],
   else: [0x05],

@@ -22,6 +22,7 @@ import { Worker } from "node:worker_threads";
 import { relaxedSimdSupported } from "./wasm_fma.ts";
 import { Code, type KernelFunction, kernelModule, op } from "./wasm_asm.ts";
 import { winogradKernels } from "./wasm_winograd_kernels.ts";
+import { maxPoolGradKernel } from "./wasm_pool_kernels.ts";
 
 /** Rows (of C; columns of A) per register tile: `m` must be a multiple of this. */
 export const GEMM_MR = 6;
@@ -49,7 +50,7 @@ export interface GemmCall {
   accumulate: boolean;
 }
 
-const FIELDS = 16;
+const FIELDS = 17;
 
 // ---------------------------------------------------------------------------------------------------------
 // The kernels, as WebAssembly bytes.
@@ -118,10 +119,14 @@ function gemmKernel(mMajor: boolean): KernelFunction {
 /**
  * The bytes of a module that imports `env.memory` (shared or not) and exports the GEMM kernels
  * `gemm(a, lda, b, ldb, c, ldc, m, n, k, accumulate)` (A k-major) and `gemm_m(…)` (A m-major), as described
- * in {@link GemmCall}, and the Winograd transforms of `wasm_winograd_kernels.ts`.
+ * in {@link GemmCall}, the Winograd transforms of `wasm_winograd_kernels.ts` and the max-pool gradient of
+ * `wasm_pool_kernels.ts`.
  */
 export function gemmModuleBytes(sharedMemory: boolean): Uint8Array {
-  return kernelModule([gemmKernel(false), gemmKernel(true), ...winogradKernels()], sharedMemory);
+  return kernelModule(
+    [gemmKernel(false), gemmKernel(true), ...winogradKernels(), maxPoolGradKernel()],
+    sharedMemory,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -134,7 +139,16 @@ const SPLIT = 2; // 0: threads take slices of the columns of every product, 1: s
 const DONE = 3; // DONE + w: the last job worker w finished
 
 /** The kernels a job can call, by index (see `runSlice`). */
-const KERNEL_NAMES = ["gemm", "gemm_m", "wino_in", "wino_out", "wino_dy", "wino_filter", "wino_grad"];
+const KERNEL_NAMES = [
+  "gemm",
+  "gemm_m",
+  "wino_in",
+  "wino_out",
+  "wino_dy",
+  "wino_filter",
+  "wino_grad",
+  "maxpool_grad",
+];
 
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
 parentPort.once("message", ({ module, memory, control, calls, index, threads }) => {
@@ -168,6 +182,14 @@ function runSliceSource(): string {
     }
     if (kind === 3) {
       winogradGradient(kernels, list, o, index, threads);
+      continue;
+    }
+    if (kind === 4) {
+      // Max-pool gradient: threads take slices of the images (fields 0–9 and 11–16; 16 = images).
+      const n = list[o + 16];
+      const n0 = Math.floor((n * index) / threads);
+      const n1 = Math.floor((n * (index + 1)) / threads);
+      if (n1 > n0) kernels[7](...list.subarray(o, o + 10), ...list.subarray(o + 11, o + 16), n0, n1);
       continue;
     }
     const tiles = rows ? list[o + 6] / ${GEMM_MR} : list[o + 7] / ${GEMM_NR};
@@ -306,6 +328,27 @@ export function winogradGradientScratchBytes(
   rows: number,
 ): number {
   return 4 * (16 * tileBlock * (ci + co) + rows);
+}
+
+/** A 2-D max-pool gradient over NHWC tensors on the wasm heap (byte addresses); see {@link GemmEngine.maxPoolGrad}. */
+export interface MaxPoolGradJob {
+  x: number;
+  y: number;
+  dy: number;
+  out: number;
+  images: number;
+  height: number;
+  width: number;
+  /** A multiple of 4. */
+  channels: number;
+  outHeight: number;
+  outWidth: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  top: number;
+  left: number;
 }
 
 /** Calls one batch can hold; longer batches run in several rounds. */
@@ -463,6 +506,34 @@ export class GemmEngine {
   winogradFilterGradient(partials: number, rows: number, ci: number, co: number, out: number): void {
     const plane = 4 * rows * co;
     this.kernels[6](partials, winogradPartialBytes(rows, co), this.threads, plane, 4 * ci * co, out);
+  }
+
+  /**
+   * Add every dy of a 2-D max-pool to `out` (zeroed by the caller) at the first maximum of its window (see
+   * `wasm_pool_kernels.ts`); threads take slices of the images.
+   */
+  maxPoolGrad(job: MaxPoolGradJob): void {
+    if (job.channels % 4 !== 0) throw new Error(`max-pool gradient with ${job.channels} channels`);
+    this.calls.set([
+      job.x,
+      job.y,
+      job.dy,
+      job.out,
+      4 * job.channels,
+      job.height,
+      job.width,
+      job.outHeight,
+      job.outWidth,
+      job.filterHeight,
+      4,
+      job.filterWidth,
+      job.strideHeight,
+      job.strideWidth,
+      job.top,
+      job.left,
+      job.images,
+    ], 0);
+    this.round(1, 0);
   }
 
   private round(count: number, rows: number): void {

@@ -952,6 +952,30 @@ function maxPoolGrad(args: KernelArgs): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
   const dx = backend.makeOutput(input.shape, "float32");
+  if (gemmEngine != null && c % 4 === 0 && n * oh * ow > 0) {
+    // The same rule as below, as a SIMD kernel on the engine's threads (`wasm_pool_kernels.ts`).
+    f32(backend, dx).fill(0);
+    const at = (t: TensorInfo) => backend.getMemoryOffset(t.dataId);
+    gemmEngine.maxPoolGrad({
+      x: at(input),
+      y: at(output),
+      dy: at(dy),
+      out: at(dx),
+      images: n,
+      height: h,
+      width: w,
+      channels: c,
+      outHeight: oh,
+      outWidth: ow,
+      filterHeight: fh,
+      filterWidth: fw,
+      strideHeight: sh,
+      strideWidth: sw,
+      top: info.padInfo.top,
+      left: info.padInfo.left,
+    });
+    return dx;
+  }
   const x = f32(backend, input);
   const y = f32(backend, output);
   const g = f32(backend, dy);
