@@ -20,6 +20,7 @@ import {
   wasmTrainingKernelsRegistered,
 } from "../lib/backend/wasm_training_kernels.ts";
 import { createGemmEngine, type GemmCall } from "../lib/backend/wasm_gemm.ts";
+import { useWinograd } from "../lib/backend/wasm_conv_gemm.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -270,12 +271,17 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
   try {
     // One block; one image per block; about 170 grid pixels per block — two of the 3-image cases' 9×7
     // images (a 10×8 grid each), so their last block is shorter.
-    const blockings: [number, string][] = [[1 << 16, "one block"], [1, "one image per block"], [
-      170,
-      "short last block",
-    ]];
-    for (const [blockPixels, blocking] of blockings) {
+    // Each with the forward Winograd on 4×4 and on 2×2 output tiles.
+    const blockings: [number, string, 2 | 4][] = [
+      [1 << 16, "one block", 4],
+      [1, "one image per block", 4],
+      [170, "short last block", 4],
+      [1 << 16, "one block, F(2×2, 3×3)", 2],
+      [170, "short last block, F(2×2, 3×3)", 2],
+    ];
+    for (const [blockPixels, blocking, tile] of blockings) {
       configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: blockPixels });
+      useWinograd(true, tile);
       for (const [name, shapes, f] of cases) {
         await t.step(`${name}, ${blocking}`, async () => {
           const before = batches;
@@ -287,6 +293,7 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
     for (const [kind, count] of Object.entries(counts)) assertLess(0, count, `no ${kind} job ran`);
   } finally {
     configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: 1 << 16 });
+    useWinograd(true, 4);
     useWasmGemm(previous);
     engine.dispose();
   }

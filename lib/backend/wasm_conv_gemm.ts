@@ -25,6 +25,7 @@ import {
   GEMM_NR,
   type GemmCall,
   type GemmEngine,
+  winogradElements,
   winogradGradientScratchBytes,
   winogradPartialBytes,
   winogradScratchBytes,
@@ -35,13 +36,19 @@ const GRID_PIXELS = 1 << 16;
 /** Bytes of C per block of rows, kept in cache across the taps. */
 const C_BLOCK_BYTES = 1 << 20;
 
-/** Whether 3×3 stride-1 convolutions use Winograd's F(2×2, 3×3) (see {@link useWinograd}). */
+/** Whether 3×3 stride-1 convolutions use Winograd (see {@link useWinograd}). */
 let winograd = true;
+/** Output tile of the forward Winograd: F(4×4, 3×3) (default) or F(2×2, 3×3). */
+let winogradTile: 2 | 4 = 4;
 
-/** Turn the Winograd path on or off (for comparisons); returns the previous setting. */
-export function useWinograd(on: boolean): boolean {
-  const previous = winograd;
+/**
+ * Turn the Winograd paths on or off and choose the forward tile (4: F(4×4, 3×3), 2.25 multiplications per
+ * output and channel pair; 2: F(2×2, 3×3), 4); for comparisons. Returns the previous settings.
+ */
+export function useWinograd(on: boolean, tile: 2 | 4 = winogradTile): { on: boolean; tile: 2 | 4 } {
+  const previous = { on: winograd, tile: winogradTile };
   winograd = on;
+  winogradTile = tile;
   return previous;
 }
 
@@ -49,16 +56,22 @@ export function useWinograd(on: boolean): boolean {
 const WINOGRAD_BLOCK_BYTES = 1 << 20;
 
 /**
- * Tiles per block of a Winograd job: enough for the block's transformed tiles (V and M, 64·(ci + co) bytes
- * per tile) to fill about {@link WINOGRAD_BLOCK_BYTES}, and at least 2·ci·co/(ci + co), so that the 16
- * [ci, co] matrices every block reads (the transformed filter, or the sums of a filter gradient, which are
+ * Tiles per block of a Winograd job: enough for the block's transformed tiles (V and M, 4·elements·(ci + co)
+ * bytes per tile; 16 or 36 elements) to fill about {@link WINOGRAD_BLOCK_BYTES}, and at least 2·ci·co/(ci + co), so that the 16
+ * (or 36) [ci, co] matrices every block reads (the transformed filter, or the sums of a filter gradient, which are
  * also written) cost no more memory traffic than the tiles themselves; then evened out so that every thread
  * gets the same number of blocks. A multiple of the GEMM's 6-row tile.
  */
-export function winogradTileBlock(tiles: number, ci: number, co: number, threads: number): number {
+export function winogradTileBlock(
+  tiles: number,
+  ci: number,
+  co: number,
+  threads: number,
+  elements = 16,
+): number {
   const wanted = Math.max(
     GEMM_MR,
-    Math.floor(WINOGRAD_BLOCK_BYTES / (64 * (ci + co))),
+    Math.floor(WINOGRAD_BLOCK_BYTES / (4 * elements * (ci + co))),
     Math.ceil((2 * ci * co) / (ci + co)),
   );
   const blocks = Math.ceil(Math.ceil(tiles / wanted) / threads) * threads;
@@ -192,27 +205,36 @@ function winogradConv(
   const { outHeight: oh, outWidth: ow } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  const m = winogradTile;
+  const elements = winogradElements(m);
   const rowsAxis = gridAxis(h, oh, 3, 1, top);
   const colsAxis = gridAxis(w, ow, 3, 1, left);
-  const stepW = colsAxis.step + (colsAxis.step % 2);
+  const stepW = Math.ceil(colsAxis.step / m) * m;
   const perImage = rowsAxis.step * stepW;
   const images = Math.min(n, Math.max(1, Math.floor(gridPixels / perImage)));
-  const tileRows = (nb: number) => Math.ceil(((nb - 1) * rowsAxis.step + oh) / 2);
+  const tileRows = (nb: number) => Math.ceil(((nb - 1) * rowsAxis.step + oh) / m);
   const maxTileRows = tileRows(images);
+  // A tile reads m + 2 rows from its corner, and its last columns run into the next row.
   const xPixels = Math.max(
-    (2 * maxTileRows + 4) * stepW,
+    (m * maxTileRows + m + 4) * stepW,
     ((images - 1) * rowsAxis.step + rowsAxis.span + 1) * stepW,
   );
-  const tileBlock = winogradTileBlock(tileRows(images) * (stepW / 2), ci, co, engine.threads);
+  const tileBlock = winogradTileBlock(tileRows(images) * (stepW / m), ci, co, engine.threads, elements);
   const xg = backend.makeOutput([xPixels * ci], "float32");
-  const yg = backend.makeOutput([2 * maxTileRows * stepW * co], "float32");
-  const u = backend.makeOutput([16 * ci * co], "float32");
+  const yg = backend.makeOutput([m * maxTileRows * stepW * co], "float32");
+  const u = backend.makeOutput([elements * ci * co], "float32");
   const scratch = backend.makeOutput(
-    [(engine.threads * winogradScratchBytes(tileBlock, ci, co)) / 4],
+    [(engine.threads * winogradScratchBytes(tileBlock, ci, co, m)) / 4],
     "float32",
   );
   try {
-    engine.winogradFilter(backend.getMemoryOffset(filter.dataId), backend.getMemoryOffset(u.dataId), ci, co);
+    engine.winogradFilter(
+      backend.getMemoryOffset(filter.dataId),
+      backend.getMemoryOffset(u.dataId),
+      ci,
+      co,
+      m,
+    );
     heap(backend, xg).fill(0);
     const u0 = rowsAxis.lo[0];
     const u1 = rowsAxis.hi[0];
@@ -233,11 +255,12 @@ function winogradConv(
         stepW,
         ci,
         co,
-        tiles: tileRows(nb) * (stepW / 2),
+        tiles: tileRows(nb) * (stepW / m),
         u: backend.getMemoryOffset(u.dataId),
         y: backend.getMemoryOffset(yg.dataId),
         scratch: backend.getMemoryOffset(scratch.dataId),
         tileBlock,
+        tile: m,
       });
       const out = heap(backend, y);
       const c = heap(backend, yg);

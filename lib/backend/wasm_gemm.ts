@@ -148,6 +148,9 @@ const KERNEL_NAMES = [
   "wino_filter",
   "wino_grad",
   "maxpool_grad",
+  "wino4_in",
+  "wino4_out",
+  "wino4_filter",
 ];
 
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
@@ -211,22 +214,24 @@ function runSliceSource(): string {
 }
 function winograd(kernels, list, o, index, threads) {
   const [x, cs, rsIn, tpr, tiles, u, y, co, scratch, stride] = list.subarray(o, o + 10);
-  const tb = list[o + 11], ci = list[o + 12], rsOut = list[o + 13];
+  const tb = list[o + 11], ci = list[o + 12], rsOut = list[o + 13], large = list[o + 14];
+  // F(2×2, 3×3): 4×4 blocks, 16 products; F(4×4, 3×3): 6×6 blocks, 36 products.
+  const [input, output, elements] = large ? [kernels[8], kernels[9], 36] : [kernels[2], kernels[3], 16];
   const blocks = Math.ceil(tiles / tb);
   const b0 = Math.floor((blocks * index) / threads);
   const b1 = Math.floor((blocks * (index + 1)) / threads);
   const v = scratch + index * stride;
-  const m = v + 16 * tb * cs;
+  const m = v + elements * tb * cs;
   for (let b = b0; b < b1; b++) {
     const t0 = b * tb;
     const cnt = Math.min(tb, tiles - t0);
     if (cnt <= 0) break;
-    kernels[2](x, cs, rsIn, tpr, t0, cnt, v, tb * cs);
+    input(x, cs, rsIn, tpr, t0, cnt, v, tb * cs);
     const rowsPadded = Math.ceil(cnt / ${GEMM_MR}) * ${GEMM_MR};
-    for (let e = 0; e < 16; e++) {
+    for (let e = 0; e < elements; e++) {
       kernels[1](v + e * tb * cs, cs, u + e * ci * co * 4, co * 4, m + e * tb * co * 4, co * 4, rowsPadded, co, ci, 0);
     }
-    kernels[3](m, co * 4, rsOut, tpr, t0, cnt, y, tb * co * 4);
+    output(m, co * 4, rsOut, tpr, t0, cnt, y, tb * co * 4);
   }
 }
 function winogradGradient(kernels, list, o, index, threads) {
@@ -264,8 +269,8 @@ const runSlice = new Function(`${runSliceSource()}\nreturn runSlice;`)() as (
 type GemmFunction = (...args: number[]) => void;
 
 /**
- * A Winograd F(2×2, 3×3) convolution on NHWC grids (`wasm_winograd_kernels.ts`); addresses in bytes.
- * Tile t covers output grid rows 2·(t div stepW/2) + {0, 1} and columns 2·(t mod stepW/2) + {0, 1}.
+ * A Winograd F(m×m, 3×3) convolution (m = `tile`, 2 or 4) on NHWC grids (`wasm_winograd_kernels.ts`);
+ * addresses in bytes. Tile t covers output grid rows m·(t div stepW/m) + 0…m−1 and the same columns mod.
  */
 export interface WinogradJob {
   /** The input grid: ci floats per pixel, rows of `stepW` (even) pixels. */
@@ -283,11 +288,18 @@ export interface WinogradJob {
   scratch: number;
   /** Tiles per block, a multiple of the GEMM's 6-row tile. */
   tileBlock: number;
+  /** Output tile side: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3); `stepW` is a multiple of it. */
+  tile: 2 | 4;
+}
+
+/** Elements of a transformed tile: (tile + 2)². */
+export function winogradElements(tile: 2 | 4): number {
+  return (tile + 2) ** 2;
 }
 
 /** Scratch bytes one thread needs for a {@link WinogradJob}: V and M of one block of tiles. */
-export function winogradScratchBytes(tileBlock: number, ci: number, co: number): number {
-  return 16 * tileBlock * 4 * (ci + co);
+export function winogradScratchBytes(tileBlock: number, ci: number, co: number, tile: 2 | 4 = 2): number {
+  return winogradElements(tile) * tileBlock * 4 * (ci + co);
 }
 
 /**
@@ -442,21 +454,23 @@ export class GemmEngine {
     if (job.ci % 4 !== 0 || job.co % GEMM_NR !== 0 || job.tileBlock % GEMM_MR !== 0) {
       throw new Error(`Winograd job with ${job.ci}→${job.co} channels and ${job.tileBlock}-tile blocks`);
     }
+    const large = job.tile === 4;
     this.calls.set([
       job.x,
       4 * job.ci,
       4 * job.ci * job.stepW,
-      job.stepW / 2,
+      job.stepW / job.tile,
       job.tiles,
       job.u,
       job.y,
       job.co,
       job.scratch,
-      winogradScratchBytes(job.tileBlock, job.ci, job.co),
+      winogradScratchBytes(job.tileBlock, job.ci, job.co, job.tile),
       2,
       job.tileBlock,
       job.ci,
       4 * job.co * job.stepW,
+      large ? 1 : 0,
     ], 0);
     this.round(1, 0);
   }
@@ -491,12 +505,12 @@ export class GemmEngine {
   }
 
   /**
-   * U = G·g·Gᵀ of a 3×3 filter [3, 3, ci, co] at `g` into 16 planes [ci, co] at `u` (byte addresses), on the
-   * calling thread. ci·co must be a multiple of 4.
+   * U = G·g·Gᵀ of a 3×3 filter [3, 3, ci, co] at `g` into 16 (F(2×2, 3×3)) or 36 (F(4×4, 3×3)) planes
+   * [ci, co] at `u` (byte addresses), on the calling thread. ci·co must be a multiple of 4.
    */
-  winogradFilter(g: number, u: number, ci: number, co: number): void {
+  winogradFilter(g: number, u: number, ci: number, co: number, tile: 2 | 4 = 2): void {
     if ((ci * co) % 4 !== 0) throw new Error(`Winograd filter with ${ci}×${co} channels`);
-    this.kernels[5](g, u, 4 * ci * co);
+    this.kernels[tile === 4 ? 10 : 5](g, u, 4 * ci * co);
   }
 
   /**

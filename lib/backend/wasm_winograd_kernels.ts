@@ -16,15 +16,16 @@ import { Code, type KernelFunction, op } from "./wasm_asm.ts";
 
 const { get, set, i32, load, store, brIf } = op;
 
-/** Emit `base = root + (tt / tpr)·2·rs + (tt mod tpr)·2·cs` with tt = t0 + t. */
-function tileBase(code: Code, p: { root: number; cs: number; rs: number; tpr: number; t0: number }, l: {
-  t: number;
-  tt: number;
-  base: number;
-}): void {
+/** Emit `base = root + (tt / tpr)·m·rs + (tt mod tpr)·m·cs` with tt = t0 + t and m = 2^shift outputs a side. */
+function tileBase(
+  code: Code,
+  p: { root: number; cs: number; rs: number; tpr: number; t0: number },
+  l: { t: number; tt: number; base: number },
+  shift = 1,
+): void {
   code.emit(get(p.t0), get(l.t), op.add, set(l.tt));
-  code.emit(get(p.root), get(l.tt), get(p.tpr), op.divU, i32(1), op.shl, get(p.rs), op.mul, op.add);
-  code.emit(get(l.tt), get(p.tpr), op.remU, i32(1), op.shl, get(p.cs), op.mul, op.add, set(l.base));
+  code.emit(get(p.root), get(l.tt), get(p.tpr), op.divU, i32(shift), op.shl, get(p.rs), op.mul, op.add);
+  code.emit(get(l.tt), get(p.tpr), op.remU, i32(shift), op.shl, get(p.cs), op.mul, op.add, set(l.base));
 }
 
 /** d ⟼ Bᵀ·d·B on four rows of four values: the 1-D transform of (a, b, c, d). */
@@ -195,9 +196,249 @@ function filterTransform(): KernelFunction {
   return { name: "wino_filter", params: 3, locals: [[2, 0x7f], [22, 0x7b]], code: code.bytes };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// F(4×4, 3×3), generated from its matrices
+
+/** Winograd's F(4, 3) with interpolation points 0, ±1, ±2, ∞ (Lavin & Gray). */
+const F43 = {
+  BT: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [
+    0,
+    2,
+    -1,
+    -2,
+    1,
+    0,
+  ], [
+    0,
+    4,
+    0,
+    -5,
+    0,
+    1,
+  ]],
+  G: [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [
+    1 / 24,
+    -1 / 12,
+    1 / 6,
+  ], [0, 0, 1]],
+  AT: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+};
+
+/**
+ * Emitters of linear combinations Σ coef·value with constant coefficients, for a kernel whose v128 locals
+ * from `first` on hold the splatted constants (set up by `prologue`).
+ */
+class Combiner {
+  private readonly constants = new Map<number, number>();
+
+  constructor(matrices: number[][][], first: number) {
+    for (const m of matrices) {
+      for (const row of m) {
+        for (const c of row) {
+          const a = Math.abs(c);
+          if (a !== 0 && a !== 1 && !this.constants.has(a)) {
+            this.constants.set(a, first + this.constants.size);
+          }
+        }
+      }
+    }
+  }
+
+  get count(): number {
+    return this.constants.size;
+  }
+
+  prologue(code: Code): void {
+    for (const [c, local] of this.constants) code.emit(op.f32(c), op.fsplat, set(local));
+  }
+
+  /** Push Σ row[i]·get(locals[i]). */
+  emit(code: Code, row: number[], locals: number[]): void {
+    let first = true;
+    row.forEach((c, i) => {
+      if (c === 0) return;
+      const a = Math.abs(c);
+      const term = a === 1
+        ? [...get(locals[i])]
+        : [...get(locals[i]), ...get(this.constants.get(a)!), ...op.fmul];
+      if (first) {
+        code.emit(c < 0 ? [...op.zero, ...term, ...op.fsub] : term);
+        first = false;
+      } else code.emit(term, c < 0 ? op.fsub : op.fadd);
+    });
+    if (first) code.emit(op.zero);
+  }
+}
+
+/**
+ * out = M·D·Nᵀ for D (rows × cols locals, row-major) with M (r × rows) and N (s × cols): `into(e, emitValue)`
+ * receives each element e = a·s + b of the r × s result in order.
+ */
+function transform2d(
+  code: Code,
+  combiner: Combiner,
+  m: number[][],
+  n: number[][],
+  d: (i: number, j: number) => number,
+  tmp: (a: number, j: number) => number,
+  cols: number,
+  into: (e: number, value: () => void) => void,
+): void {
+  const rows = m[0].length;
+  for (let a = 0; a < m.length; a++) {
+    for (let j = 0; j < cols; j++) {
+      combiner.emit(code, m[a], Array.from({ length: rows }, (_, i) => d(i, j)));
+      code.emit(set(tmp(a, j)));
+    }
+  }
+  for (let a = 0; a < m.length; a++) {
+    for (let b = 0; b < n.length; b++) {
+      into(
+        a * n.length + b,
+        () => combiner.emit(code, n[b], Array.from({ length: cols }, (_, j) => tmp(a, j))),
+      );
+    }
+  }
+}
+
+/**
+ * `wino4_in(x, cs, rs, tpr, t0, cnt, v, plane)`: as `wino_in` for F(4×4, 3×3) — 6×6 input blocks at the
+ * corners of 4×4 output tiles, V = Bᵀ·d·B, 36 elements per tile.
+ */
+function inputTransform43(): KernelFunction {
+  const [X, CS, RS, TPR, T0, CNT, V, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT] = [8, 9, 10, 11, 12];
+  const P = (i: number) => 13 + i; // six row pointers
+  const D = (e: number) => 19 + e; // 36 inputs
+  const W = (e: number) => 55 + e; // 36 after the row transform
+  const combiner = new Combiner([F43.BT], 91);
+  const code = new Code();
+  combiner.prologue(code);
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: X, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE }, 2);
+  code.emit(i32(0), set(C), op.loop);
+  code.emit(get(BASE), get(C), op.add, set(P(0)));
+  for (let i = 1; i < 6; i++) code.emit(get(P(i - 1)), get(RS), op.add, set(P(i)));
+  for (let i = 0; i < 6; i++) {
+    for (let j = 0; j < 6; j++) {
+      code.emit(get(P(i)));
+      if (j > 0) code.emit(get(CS), i32(j), op.mul, op.add);
+      code.emit(load(0), set(D(6 * i + j)));
+    }
+  }
+  code.emit(get(V), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  transform2d(
+    code,
+    combiner,
+    F43.BT,
+    F43.BT,
+    (i, j) => D(6 * i + j),
+    (a, j) => W(6 * a + j),
+    6,
+    (e, value) => {
+      code.emit(get(Q));
+      value();
+      code.emit(store(0));
+      if (e < 35) code.emit(get(Q), get(PLANE), op.add, set(Q));
+    },
+  );
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino4_in", params: 8, locals: [[11, 0x7f], [72 + combiner.count, 0x7b]], code: code.bytes };
+}
+
+/** `wino4_out(m, cs, rs, tpr, t0, cnt, y, plane)`: as `wino_out` for F(4×4, 3×3): Aᵀ·M·A, 4×4 outputs. */
+function outputTransform43(): KernelFunction {
+  const [M, CS, RS, TPR, T0, CNT, Y, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT, R] = [8, 9, 10, 11, 12, 13];
+  const E = (e: number) => 14 + e; // 36 products
+  const U = (e: number) => 50 + e; // 4 × 6 after the row transform
+  const combiner = new Combiner([F43.AT], 74);
+  const code = new Code();
+  combiner.prologue(code);
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: Y, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE }, 2);
+  code.emit(i32(0), set(C), op.loop);
+  code.emit(get(M), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  for (let e = 0; e < 36; e++) {
+    code.emit(get(Q), load(0), set(E(e)));
+    if (e < 35) code.emit(get(Q), get(PLANE), op.add, set(Q));
+  }
+  transform2d(
+    code,
+    combiner,
+    F43.AT,
+    F43.AT,
+    (i, j) => E(6 * i + j),
+    (a, j) => U(6 * a + j),
+    6,
+    (e, value) => {
+      const [a, b] = [Math.floor(e / 4), e % 4];
+      code.emit(get(BASE), get(C), op.add);
+      if (a > 0) code.emit(get(RS), i32(a), op.mul, op.add);
+      if (b > 0) code.emit(get(CS), i32(b), op.mul, op.add);
+      code.emit(set(R), get(R));
+      value();
+      code.emit(store(0));
+    },
+  );
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino4_out", params: 8, locals: [[6, 0x7f], [60 + combiner.count, 0x7b]], code: code.bytes };
+}
+
+/** `wino4_filter(g, u, bytes)`: as `wino_filter` for F(4×4, 3×3): U = G·g·Gᵀ, 36 planes. */
+function filterTransform43(): KernelFunction {
+  const [GP, UP, BYTES] = [0, 1, 2];
+  const [I, A] = [3, 4];
+  const Tap = (k: number) => 5 + k; // 9 taps
+  const R = (e: number) => 14 + e; // 6 × 3 after the row transform
+  const combiner = new Combiner([F43.G], 32);
+  const code = new Code();
+  combiner.prologue(code);
+  code.emit(i32(0), set(I), op.loop);
+  for (let k = 0; k < 9; k++) {
+    code.emit(get(GP), get(I), op.add);
+    if (k > 0) code.emit(get(BYTES), i32(k), op.mul, op.add);
+    code.emit(load(0), set(Tap(k)));
+  }
+  transform2d(
+    code,
+    combiner,
+    F43.G,
+    F43.G,
+    (i, j) => Tap(3 * i + j),
+    (a, j) => R(3 * a + j),
+    3,
+    (e, value) => {
+      code.emit(get(UP), get(I), op.add);
+      if (e > 0) code.emit(get(BYTES), i32(e), op.mul, op.add);
+      code.emit(set(A), get(A));
+      value();
+      code.emit(store(0));
+    },
+  );
+  code.emit(get(I), i32(16), op.add, set(I), get(I), get(BYTES), op.ltU, brIf(0), op.end);
+  return {
+    name: "wino4_filter",
+    params: 3,
+    locals: [[2, 0x7f], [27 + combiner.count, 0x7b]],
+    code: code.bytes,
+  };
+}
+
 /** The Winograd transform kernels (exported by the GEMM module of `wasm_gemm.ts`). */
 export function winogradKernels(): KernelFunction[] {
-  return [inputTransform(), outputTransform(), gradientTransform(), filterTransform(), gradientOutput()];
+  return [
+    inputTransform(),
+    outputTransform(),
+    gradientTransform(),
+    filterTransform(),
+    gradientOutput(),
+    inputTransform43(),
+    outputTransform43(),
+    filterTransform43(),
+  ];
 }
 
 /** Per-element factors of the filter-gradient products (see {@link gradientTransform}). */
