@@ -283,9 +283,10 @@ export function winogradGradientSuits(ci: number, co: number, info: tf.backend_u
 }
 
 /**
- * dW [3, 3, ci, co] of a 3×3 stride-1 convolution by Winograd's F(3×3, 2×2): dy is cut into 2×2 tiles, and
- * each tile's contribution Σ x[p + (i, j)]·dy[p] to the 3×3 dW is a small correlation of the tile's 4×4 block
- * of x with its 2×2 dy — 16 multiplications per input and output channel instead of 36. Both grids are laid
+ * dW [3, 3, ci, co] of a 3×3 stride-1 convolution by Winograd's F(3×3, 4×4) (or F(3×3, 2×2) with the 2×2
+ * forward tiles): dy is cut into 4×4 tiles, and each tile's contribution Σ x[p + (i, j)]·dy[p] to the 3×3 dW
+ * is a small correlation of the tile's 6×6 block of x with its 4×4 dy — 36 multiplications per input and
+ * output channel where a direct sum needs 144 (F(3×3, 2×2): 16 for 36). Both grids are laid
  * out as for the forward pass (x with its padding, dy at the output positions, zeros elsewhere); per tile,
  * the transformed x (`wino_in`) and dy (`wino_dy`) are multiplied and summed over tiles as 16 k-major GEMMs
  * [tiles, ci]ᵀ × [tiles, co] into per-thread partial sums, which the output transform adds and turns into dW.
@@ -311,22 +312,28 @@ export function filterGradWinograd(
   const left = info.padInfo.left;
   const rowsAxis = gridAxis(h, oh, 3, 1, top);
   const colsAxis = gridAxis(w, ow, 3, 1, left);
-  const stepW = colsAxis.step + (colsAxis.step % 2);
+  // dy tiles of m×m (F(3×3, 4×4) by default, F(3×3, 2×2) with the 2×2 forward tiles).
+  const m = winogradTile;
+  const elements = winogradElements(m);
+  const stepW = Math.ceil(colsAxis.step / m) * m;
   const step = rowsAxis.step;
   const images = Math.min(n, Math.max(1, Math.floor(gridPixels / (step * stepW))));
-  const tileRows = (nb: number) => Math.ceil(((nb - 1) * step + oh) / 2);
+  const tileRows = (nb: number) => Math.ceil(((nb - 1) * step + oh) / m);
   // Tiles of a block, made even (the GEMM's k is unrolled twice); the extra tile reads zeros of dy.
-  const tilesOf = (nb: number) => Math.ceil((tileRows(nb) * stepW) / 2 / GEMM_KU) * GEMM_KU;
+  const tilesOf = (nb: number) => Math.ceil((tileRows(nb) * stepW) / m / GEMM_KU) * GEMM_KU;
   const maxTileRows = tileRows(images);
-  const xPixels = Math.max((2 * maxTileRows + 4) * stepW, ((images - 1) * step + rowsAxis.span + 1) * stepW);
-  const dyPixels = (2 * maxTileRows + 2) * stepW;
+  const xPixels = Math.max(
+    (m * maxTileRows + m + 4) * stepW,
+    ((images - 1) * step + rowsAxis.span + 1) * stepW,
+  );
+  const dyPixels = (m * maxTileRows + m) * stepW;
   const rows = Math.ceil(ci / GEMM_MR) * GEMM_MR;
-  const tileBlock = winogradTileBlock(tilesOf(images), ci, co, engine.threads);
+  const tileBlock = winogradTileBlock(tilesOf(images), ci, co, engine.threads, elements);
   const xg = backend.makeOutput([xPixels * ci], "float32");
   const dg = backend.makeOutput([dyPixels * co], "float32");
-  const partials = backend.makeOutput([(engine.threads * winogradPartialBytes(rows, co)) / 4], "float32");
+  const partials = backend.makeOutput([(engine.threads * winogradPartialBytes(rows, co, m)) / 4], "float32");
   const scratch = backend.makeOutput([
-    (engine.threads * winogradGradientScratchBytes(tileBlock, ci, co, rows)) / 4,
+    (engine.threads * winogradGradientScratchBytes(tileBlock, ci, co, rows, m)) / 4,
   ], "float32");
   try {
     heap(backend, xg).fill(0);
@@ -364,6 +371,7 @@ export function filterGradWinograd(
         partials: backend.getMemoryOffset(partials.dataId),
         scratch: backend.getMemoryOffset(scratch.dataId),
         tileBlock,
+        tile: m,
       });
     }
     engine.winogradFilterGradient(
@@ -372,6 +380,7 @@ export function filterGradWinograd(
       ci,
       co,
       backend.getMemoryOffset(dW.dataId),
+      m,
     );
   } finally {
     for (const t of [xg, dg, partials, scratch]) backend.disposeData(t.dataId);

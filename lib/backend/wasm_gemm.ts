@@ -151,6 +151,8 @@ const KERNEL_NAMES = [
   "wino4_in",
   "wino4_out",
   "wino4_filter",
+  "wino4_dy",
+  "wino4_grad",
 ];
 
 const WORKER_SOURCE = `import { parentPort } from "node:worker_threads";
@@ -236,20 +238,22 @@ function winograd(kernels, list, o, index, threads) {
 }
 function winogradGradient(kernels, list, o, index, threads) {
   const [x, ci, stepW, tiles, dy, co, partials, partialStride, scratch, stride] = list.subarray(o, o + 10);
-  const tb = list[o + 11], rows = list[o + 12];
+  const tb = list[o + 11], rows = list[o + 12], large = list[o + 13];
+  // F(3×3, 2×2): 4×4 x blocks and 2×2 dy tiles, 16 products; F(3×3, 4×4): 6×6 and 4×4, 36 products.
+  const [input, gradient, side, elements] = large ? [kernels[8], kernels[11], 4, 36] : [kernels[2], kernels[4], 2, 16];
   const blocks = Math.ceil(tiles / tb);
   const b0 = Math.floor((blocks * index) / threads);
   const b1 = Math.floor((blocks * (index + 1)) / threads);
   const v = scratch + index * stride;
-  const w = v + 4 * (16 * tb * ci + rows);
+  const w = v + 4 * (elements * tb * ci + rows);
   const part = partials + index * partialStride;
   for (let b = b0; b < b1; b++) {
     const t0 = b * tb;
     const cnt = Math.min(tb, tiles - t0);
     if (cnt <= 0) break;
-    kernels[2](x, 4 * ci, 4 * ci * stepW, stepW / 2, t0, cnt, v, 4 * tb * ci);
-    kernels[4](dy, 4 * co, 4 * co * stepW, stepW / 2, t0, cnt, w, 4 * tb * co);
-    for (let e = 0; e < 16; e++) {
+    input(x, 4 * ci, 4 * ci * stepW, stepW / side, t0, cnt, v, 4 * tb * ci);
+    gradient(dy, 4 * co, 4 * co * stepW, stepW / side, t0, cnt, w, 4 * tb * co);
+    for (let e = 0; e < elements; e++) {
       kernels[0](v + 4 * e * tb * ci, 4 * ci, w + 4 * e * tb * co, 4 * co, part + 4 * e * rows * co, 4 * co, rows, co, cnt, 1);
     }
   }
@@ -325,11 +329,13 @@ export interface WinogradGradientJob {
   scratch: number;
   /** Tiles per block (even). */
   tileBlock: number;
+  /** Side of the dy tiles: 2 for F(3×3, 2×2) (16 products per tile), 4 for F(3×3, 4×4) (36). */
+  tile: 2 | 4;
 }
 
 /** Bytes of one thread's partial sums in a {@link WinogradGradientJob}. */
-export function winogradPartialBytes(rows: number, co: number): number {
-  return 16 * rows * co * 4;
+export function winogradPartialBytes(rows: number, co: number, tile: 2 | 4 = 2): number {
+  return winogradElements(tile) * rows * co * 4;
 }
 
 /** Scratch bytes one thread needs for a {@link WinogradGradientJob} (with room for the GEMM's row overrun). */
@@ -338,8 +344,9 @@ export function winogradGradientScratchBytes(
   ci: number,
   co: number,
   rows: number,
+  tile: 2 | 4 = 2,
 ): number {
-  return 4 * (16 * tileBlock * (ci + co) + rows);
+  return 4 * (winogradElements(tile) * tileBlock * (ci + co) + rows);
 }
 
 /** A 2-D max-pool gradient over NHWC tensors on the wasm heap (byte addresses); see {@link GemmEngine.maxPoolGrad}. */
@@ -494,12 +501,13 @@ export class GemmEngine {
       job.dy,
       job.co,
       job.partials,
-      winogradPartialBytes(job.rows, job.co),
+      winogradPartialBytes(job.rows, job.co, job.tile),
       job.scratch,
-      winogradGradientScratchBytes(job.tileBlock, job.ci, job.co, job.rows),
+      winogradGradientScratchBytes(job.tileBlock, job.ci, job.co, job.rows, job.tile),
       3,
       job.tileBlock,
       job.rows,
+      job.tile === 4 ? 1 : 0,
     ], 0);
     this.round(1, 0);
   }
@@ -517,9 +525,17 @@ export class GemmEngine {
    * dW [3, 3, ci, co] at `out` from the partial sums of a {@link WinogradGradientJob} (one per thread, at
    * `partials`), on the calling thread.
    */
-  winogradFilterGradient(partials: number, rows: number, ci: number, co: number, out: number): void {
+  winogradFilterGradient(
+    partials: number,
+    rows: number,
+    ci: number,
+    co: number,
+    out: number,
+    tile: 2 | 4 = 2,
+  ): void {
     const plane = 4 * rows * co;
-    this.kernels[6](partials, winogradPartialBytes(rows, co), this.threads, plane, 4 * ci * co, out);
+    const kernel = this.kernels[tile === 4 ? 12 : 6];
+    kernel(partials, winogradPartialBytes(rows, co, tile), this.threads, plane, 4 * ci * co, out);
   }
 
   /**

@@ -427,6 +427,100 @@ function filterTransform43(): KernelFunction {
   };
 }
 
+// F(3×3, 4×4) for filter gradients: the transpose of F(4, 3) — the same Bᵀ, Ĝ = A(4,3), A'ᵀ = G(4,3)ᵀ.
+
+const transpose = (m: number[][]) => m[0].map((_, j) => m.map((row) => row[j]));
+const F34 = { G: transpose(F43.AT), AT: transpose(F43.G) };
+
+/**
+ * `wino4_dy(dy, cs, rs, tpr, t0, cnt, w, plane)`: for the filter gradient by F(3×3, 4×4), each tile's 4×4
+ * block of dy in the role of the filter: W = Ĝ·g·Ĝᵀ with Ĝ = A(4, 3), 36 elements per tile (the x side is
+ * `wino4_in`, whose Bᵀ is the same).
+ */
+function gradientTransform43(): KernelFunction {
+  const [DY, CS, RS, TPR, T0, CNT, W, PLANE] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [T, BASE, C, Q, TT] = [8, 9, 10, 11, 12];
+  const D = (e: number) => 13 + e; // 4×4 block
+  const R = (e: number) => 29 + e; // 6 × 4 after the row transform
+  const combiner = new Combiner([F34.G], 53);
+  const code = new Code();
+  combiner.prologue(code);
+  code.emit(i32(0), set(T), op.loop);
+  tileBase(code, { root: DY, cs: CS, rs: RS, tpr: TPR, t0: T0 }, { t: T, tt: TT, base: BASE }, 2);
+  code.emit(i32(0), set(C), op.loop);
+  for (let a = 0; a < 4; a++) {
+    for (let b = 0; b < 4; b++) {
+      code.emit(get(BASE), get(C), op.add);
+      if (a > 0) code.emit(get(RS), i32(a), op.mul, op.add);
+      if (b > 0) code.emit(get(CS), i32(b), op.mul, op.add);
+      code.emit(load(0), set(D(4 * a + b)));
+    }
+  }
+  code.emit(get(W), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
+  transform2d(code, combiner, F34.G, F34.G, (i, j) => D(4 * i + j), (a, j) => R(4 * a + j), 4, (e, value) => {
+    code.emit(get(Q));
+    value();
+    code.emit(store(0));
+    if (e < 35) code.emit(get(Q), get(PLANE), op.add, set(Q));
+  });
+  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
+  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  return { name: "wino4_dy", params: 8, locals: [[5, 0x7f], [40 + combiner.count, 0x7b]], code: code.bytes };
+}
+
+/**
+ * `wino4_grad(parts, stride, count, plane, bytes, out)`: as `wino_grad` for F(3×3, 4×4): the 36 summed
+ * products of each (ci, co) turned into dW = A'ᵀ·M·A' with A'ᵀ = G(4, 3)ᵀ.
+ */
+function gradientOutput43(): KernelFunction {
+  const [PARTS, STRIDE, COUNT, PLANE, BYTES, OUT] = [0, 1, 2, 3, 4, 5];
+  const [I, P, PP, A] = [6, 7, 8, 9];
+  const M = (e: number) => 10 + e; // 36 sums
+  const U = (e: number) => 46 + e; // 3 × 6 after the row transform
+  const combiner = new Combiner([F34.AT], 64);
+  const code = new Code();
+  const address = (base: number[], e: number, stride: number) => {
+    code.emit(base, get(I), op.add);
+    if (e > 0) code.emit(get(stride), i32(e), op.mul, op.add);
+  };
+  combiner.prologue(code);
+  code.emit(i32(0), set(I), op.loop);
+  for (let e = 0; e < 36; e++) {
+    address(get(PARTS), e, PLANE);
+    code.emit(load(0), set(M(e)));
+  }
+  code.emit(i32(1), set(P), get(P), get(COUNT), op.ltU, op.if, op.loop);
+  code.emit(get(PARTS), get(P), get(STRIDE), op.mul, op.add, set(PP));
+  for (let e = 0; e < 36; e++) {
+    code.emit(get(M(e)));
+    address(get(PP), e, PLANE);
+    code.emit(load(0), op.fadd, set(M(e)));
+  }
+  code.emit(get(P), i32(1), op.add, set(P), get(P), get(COUNT), op.ltU, brIf(0), op.end, op.end);
+  transform2d(
+    code,
+    combiner,
+    F34.AT,
+    F34.AT,
+    (i, j) => M(6 * i + j),
+    (a, j) => U(6 * a + j),
+    6,
+    (e, value) => {
+      address(get(OUT), e, BYTES);
+      code.emit(set(A), get(A));
+      value();
+      code.emit(store(0));
+    },
+  );
+  code.emit(get(I), i32(16), op.add, set(I), get(I), get(BYTES), op.ltU, brIf(0), op.end);
+  return {
+    name: "wino4_grad",
+    params: 6,
+    locals: [[4, 0x7f], [54 + combiner.count, 0x7b]],
+    code: code.bytes,
+  };
+}
+
 /** The Winograd transform kernels (exported by the GEMM module of `wasm_gemm.ts`). */
 export function winogradKernels(): KernelFunction[] {
   return [
@@ -438,6 +532,8 @@ export function winogradKernels(): KernelFunction[] {
     inputTransform43(),
     outputTransform43(),
     filterTransform43(),
+    gradientTransform43(),
+    gradientOutput43(),
   ];
 }
 
