@@ -18,7 +18,7 @@
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { gridAxis } from "./conv_grid.ts";
+import { type GridAxis, gridAxis } from "./conv_grid.ts";
 import {
   GEMM_KU,
   GEMM_MR,
@@ -88,6 +88,63 @@ function heap(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
+/** Which rows [u0, u1) and columns [v0, v1) of a grid slot hold an image's rows/columns − (top, left). */
+interface Slot {
+  u0: number;
+  u1: number;
+  v0: number;
+  v1: number;
+  top: number;
+  left: number;
+  /** Grid rows between images and pixels per grid row. */
+  step: number;
+  stepW: number;
+}
+
+/** The slot of an input on a stride-1 grid (its phase-0 data range). */
+function inputSlot(rows: GridAxis, cols: GridAxis, stepW: number, top: number, left: number): Slot {
+  return {
+    u0: rows.lo[0],
+    u1: rows.hi[0],
+    v0: cols.lo[0],
+    v1: cols.hi[0],
+    top,
+    left,
+    step: rows.step,
+    stepW,
+  };
+}
+
+/**
+ * Copy images n0 … n0+nb−1 of an NHWC tensor [·, h, w, c] (`src`) into their grid slots in `grid` (one row
+ * copy per image row), or — with `back` — the slots' contents back into the tensor.
+ */
+function copySlots(
+  src: Float32Array,
+  grid: Float32Array,
+  [h, w, c]: number[],
+  slot: Slot,
+  n0: number,
+  nb: number,
+  back = false,
+): void {
+  const { u0, u1, v0, v1, top, left, step, stepW } = slot;
+  const run = (v1 - v0) * c;
+  for (let img = 0; img < nb; img++) {
+    for (let u = u0; u < u1; u++) {
+      const s = (((n0 + img) * h + u - top) * w + v0 - left) * c;
+      const g = ((img * step + u) * stepW + v0) * c;
+      if (back) src.set(grid.subarray(g, g + run), s);
+      else grid.set(src.subarray(s, s + run), g);
+    }
+  }
+}
+
+/** The output slot of a grid: outputs (oh, ow) from the corner of each image's slot. */
+function outputSlot(oh: number, ow: number, step: number, stepW: number): Slot {
+  return { u0: 0, u1: oh, v0: 0, v1: ow, top: 0, left: 0, step, stepW };
+}
+
 /**
  * y = conv2d(x, filter) for NHWC x [n, h, w, ci] and filter [kh, kw, ci, co] as described in the module
  * documentation, or null when {@link convSuitsGemm} says no. Images are processed in blocks of about
@@ -132,20 +189,10 @@ export function conv2dByGemm(
     const filterOffset = backend.getMemoryOffset(filter.dataId);
     heap(backend, xg).fill(0);
     const block = Math.max(GEMM_MR, Math.floor(C_BLOCK_BYTES / (4 * co) / GEMM_MR) * GEMM_MR);
-    const u0 = rowsAxis.lo[0];
-    const u1 = rowsAxis.hi[0];
-    const v0 = colsAxis.lo[0];
-    const v1 = colsAxis.hi[0];
+    const slot = inputSlot(rowsAxis, colsAxis, stepW, top, left);
     for (let n0 = 0; n0 < n; n0 += images) {
       const nb = Math.min(images, n - n0);
-      const xs = heap(backend, x);
-      const grid = heap(backend, xg);
-      for (let img = 0; img < nb; img++) {
-        for (let u = u0; u < u1; u++) {
-          const src = (((n0 + img) * h + u - top) * w + v0 - left) * ci;
-          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * rowsAxis.step + u) * stepW + v0) * ci);
-        }
-      }
+      copySlots(heap(backend, x), heap(backend, xg), [h, w, ci], slot, n0, nb);
       const rows = rowsOf(nb);
       const calls: GemmCall[] = [];
       for (let m0 = 0; m0 < rows; m0 += block) {
@@ -167,14 +214,15 @@ export function conv2dByGemm(
         }
       }
       engine.run(calls, "rows");
-      const out = heap(backend, y);
-      const c = heap(backend, cg);
-      for (let img = 0; img < nb; img++) {
-        for (let r = 0; r < oh; r++) {
-          const src = (img * rowsAxis.step + r) * stepW * co;
-          out.set(c.subarray(src, src + ow * co), (((n0 + img) * oh + r) * ow) * co);
-        }
-      }
+      copySlots(
+        heap(backend, y),
+        heap(backend, cg),
+        [oh, ow, co],
+        outputSlot(oh, ow, rowsAxis.step, stepW),
+        n0,
+        nb,
+        true,
+      );
     }
   } finally {
     backend.disposeData(xg.dataId);
@@ -236,20 +284,10 @@ function winogradConv(
       m,
     );
     heap(backend, xg).fill(0);
-    const u0 = rowsAxis.lo[0];
-    const u1 = rowsAxis.hi[0];
-    const v0 = colsAxis.lo[0];
-    const v1 = colsAxis.hi[0];
+    const slot = inputSlot(rowsAxis, colsAxis, stepW, top, left);
     for (let n0 = 0; n0 < n; n0 += images) {
       const nb = Math.min(images, n - n0);
-      const xs = heap(backend, x);
-      const grid = heap(backend, xg);
-      for (let img = 0; img < nb; img++) {
-        for (let r = u0; r < u1; r++) {
-          const src = (((n0 + img) * h + r - top) * w + v0 - left) * ci;
-          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * rowsAxis.step + r) * stepW + v0) * ci);
-        }
-      }
+      copySlots(heap(backend, x), heap(backend, xg), [h, w, ci], slot, n0, nb);
       engine.runWinograd({
         x: backend.getMemoryOffset(xg.dataId),
         stepW,
@@ -262,14 +300,15 @@ function winogradConv(
         tileBlock,
         tile: m,
       });
-      const out = heap(backend, y);
-      const c = heap(backend, yg);
-      for (let img = 0; img < nb; img++) {
-        for (let r = 0; r < oh; r++) {
-          const src = (img * rowsAxis.step + r) * stepW * co;
-          out.set(c.subarray(src, src + ow * co), (((n0 + img) * oh + r) * ow) * co);
-        }
-      }
+      copySlots(
+        heap(backend, y),
+        heap(backend, yg),
+        [oh, ow, co],
+        outputSlot(oh, ow, rowsAxis.step, stepW),
+        n0,
+        nb,
+        true,
+      );
     }
   } finally {
     for (const t of [xg, yg, u, scratch]) backend.disposeData(t.dataId);
@@ -339,27 +378,17 @@ export function filterGradWinograd(
     heap(backend, xg).fill(0);
     heap(backend, dg).fill(0);
     heap(backend, partials).fill(0);
-    const [u0, u1, v0, v1] = [rowsAxis.lo[0], rowsAxis.hi[0], colsAxis.lo[0], colsAxis.hi[0]];
+    const xSlot = inputSlot(rowsAxis, colsAxis, stepW, top, left);
+    const dySlot = outputSlot(oh, ow, step, stepW);
     let previous = images;
     for (let n0 = 0; n0 < n; n0 += images) {
       const nb = Math.min(images, n - n0);
-      const xs = heap(backend, x);
-      const ys = heap(backend, dy);
-      const grid = heap(backend, xg);
       const dgrid = heap(backend, dg);
       // A shorter last block: clear the dy slots of the images it lacks (the extra tiles read them).
       if (nb < previous) dgrid.fill(0, nb * step * stepW * co);
       previous = nb;
-      for (let img = 0; img < nb; img++) {
-        for (let r = u0; r < u1; r++) {
-          const src = (((n0 + img) * h + r - top) * w + v0 - left) * ci;
-          grid.set(xs.subarray(src, src + (v1 - v0) * ci), ((img * step + r) * stepW + v0) * ci);
-        }
-        for (let r = 0; r < oh; r++) {
-          const src = ((n0 + img) * oh + r) * ow * co;
-          dgrid.set(ys.subarray(src, src + ow * co), (img * step + r) * stepW * co);
-        }
-      }
+      copySlots(heap(backend, x), heap(backend, xg), [h, w, ci], xSlot, n0, nb);
+      copySlots(heap(backend, dy), dgrid, [oh, ow, co], dySlot, n0, nb);
       engine.runWinogradGradient({
         x: backend.getMemoryOffset(xg.dataId),
         dy: backend.getMemoryOffset(dg.dataId),

@@ -5,7 +5,7 @@
  *
  * `--soak N` instead runs N training steps on one backend (`--backend`, default wasm) and prints resident
  * memory, live tensors, tensor bytes and the wasm heap at intervals, then whether they stayed flat after the
- * warm-up (exit status 1 when they did not), e.g. `deno task bench --soak 300 --size 128`.
+ * warm-up (exit status 1 when they did not), e.g. `deno task bench --soak 1000 --size 128` (`deno task bench:soak`).
  * @module
  */
 import { fromFileUrl, join } from "@std/path";
