@@ -27,6 +27,7 @@
  * (a runtime without relaxed SIMD). `SSPCAB_WASM_FMA=0` turns it off.
  * @module
  */
+import { uleb } from "./wasm_asm.ts";
 
 /** What {@link fuseMultiplyAdds} did to one binary. */
 export interface FusedBinary {
@@ -242,18 +243,7 @@ interface Edit {
   liveUntil?: number;
 }
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-const MADD = [SIMD_PREFIX, 0x80 | (F32X4_RELAXED_MADD & 0x7f), F32X4_RELAXED_MADD >> 7];
+const MADD = [SIMD_PREFIX, ...uleb(F32X4_RELAXED_MADD)];
 
 /**
  * Find the multiply-adds of one function body and return the rewritten body (or null when there are none).
@@ -293,8 +283,8 @@ function fuseInBody(body: Uint8Array, params: number): { body: Uint8Array; fused
     } else if (op === 0xfd0000 + F32X4_ADD && op1 === 0xfd0000 + F32X4_MUL && stack.length >= 1) {
       const product = stack[stack.length - 1];
       if (product >= 0) {
-        edits.push({ at: product, end: product, bytes: (t) => [0x21, ...leb(t)], liveUntil: at1 });
-        edits.push({ at: at1, end: r.pos, bytes: (t) => [LOCAL_GET, ...leb(t), ...MADD], liveUntil: at1 });
+        edits.push({ at: product, end: product, bytes: (t) => [0x21, ...uleb(t)], liveUntil: at1 });
+        edits.push({ at: at1, end: r.pos, bytes: (t) => [LOCAL_GET, ...uleb(t), ...MADD], liveUntil: at1 });
       }
     }
     const effect = op >= 0xfd0000 && op < 0xfe0000
@@ -347,9 +337,9 @@ function fuseInBody(body: Uint8Array, params: number): { body: Uint8Array; fused
   }
   for (let i = pos; i < body.length; i++) out.push(body[i]);
 
-  const head = [...leb(groups + (temps > 0 ? 1 : 0))];
-  head.push(...body.subarray(leb(groups).length, codeStart));
-  if (temps > 0) head.push(...leb(temps), 0x7b);
+  const head = [...uleb(groups + (temps > 0 ? 1 : 0))];
+  head.push(...body.subarray(uleb(groups).length, codeStart));
+  if (temps > 0) head.push(...uleb(temps), 0x7b);
   const fused = edits.filter((e) => e.at !== e.end).length;
   return { body: new Uint8Array([...head, ...out]), fused };
 }
@@ -406,7 +396,7 @@ export function fuseMultiplyAdds(binary: Uint8Array): FusedBinary {
     if (section.id === CODE_SECTION) {
       const c = new Reader(content);
       const count = c.leb();
-      const bodies: Uint8Array[] = [new Uint8Array(leb(count))];
+      const bodies: Uint8Array[] = [new Uint8Array(uleb(count))];
       for (let f = 0; f < count; f++) {
         const size = c.leb();
         const body = content.subarray(c.pos, c.pos + size);
@@ -414,11 +404,11 @@ export function fuseMultiplyAdds(binary: Uint8Array): FusedBinary {
         const rewritten = fuseInBody(body, params[f] ?? 0);
         if (rewritten) fused += rewritten.fused;
         const next = rewritten?.body ?? body;
-        bodies.push(new Uint8Array(leb(next.length)), next);
+        bodies.push(new Uint8Array(uleb(next.length)), next);
       }
       content = concat(bodies);
     }
-    parts.push(new Uint8Array([section.id, ...leb(content.length)]), content);
+    parts.push(new Uint8Array([section.id, ...uleb(content.length)]), content);
   }
   return { bytes: concat(parts), fused };
 }

@@ -28,6 +28,22 @@ function tileBase(
   code.emit(get(l.tt), get(p.tpr), op.remU, i32(shift), op.shl, get(p.cs), op.mul, op.add, set(l.base));
 }
 
+/** Close the loops over channel groups (C, step 16 bytes up to CS) and tiles (T, up to CNT). */
+function closeTileLoops(code: Code, c: number, cs: number, t: number, cnt: number): void {
+  code.emit(get(c), i32(16), op.add, set(c), get(c), get(cs), op.ltU, brIf(0), op.end);
+  code.emit(get(t), i32(1), op.add, set(t), get(t), get(cnt), op.ltU, brIf(0), op.end);
+}
+
+/** A sink for {@link transform2d} that stores element e at `q` and moves `q` on by `plane` (count elements). */
+function planeStore(code: Code, q: number, plane: number, count: number) {
+  return (e: number, value: () => void) => {
+    code.emit(get(q));
+    value();
+    code.emit(store(0));
+    if (e < count - 1) code.emit(get(q), get(plane), op.add, set(q));
+  };
+}
+
 /** d ⟼ Bᵀ·d·B on four rows of four values: the 1-D transform of (a, b, c, d). */
 const B_T: [number, number, "fadd" | "fsub"][] = [[0, 2, "fsub"], [1, 2, "fadd"], [2, 1, "fsub"], [
   1,
@@ -66,8 +82,7 @@ function inputTransform(): KernelFunction {
       if (r < 3 || s < 3) code.emit(get(Q), get(PLANE), op.add, set(Q));
     });
   }
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino_in", params: 8, locals: [[9, 0x7f], [32, 0x7b]], code: code.bytes };
 }
 
@@ -99,8 +114,7 @@ function outputTransform(): KernelFunction {
     code.emit(get(R), get(CS), op.add);
     code.emit(get(U(4 * a + 1)), get(U(4 * a + 2)), op.fsub, get(U(4 * a + 3)), op.fsub, store(0));
   }
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino_out", params: 8, locals: [[6, 0x7f], [24, 0x7b]], code: code.bytes };
 }
 
@@ -146,8 +160,7 @@ function gradientTransform(): KernelFunction {
       if (r < 3 || s < 3) code.emit(get(Q), get(PLANE), op.add, set(Q));
     });
   }
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino_dy", params: 8, locals: [[5, 0x7f], [12, 0x7b]], code: code.bytes };
 }
 
@@ -335,15 +348,9 @@ function inputTransform43(): KernelFunction {
     (i, j) => D(6 * i + j),
     (a, j) => W(6 * a + j),
     6,
-    (e, value) => {
-      code.emit(get(Q));
-      value();
-      code.emit(store(0));
-      if (e < 35) code.emit(get(Q), get(PLANE), op.add, set(Q));
-    },
+    planeStore(code, Q, PLANE, 36),
   );
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino4_in", params: 8, locals: [[11, 0x7f], [72 + combiner.count, 0x7b]], code: code.bytes };
 }
 
@@ -382,8 +389,7 @@ function outputTransform43(): KernelFunction {
       code.emit(store(0));
     },
   );
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino4_out", params: 8, locals: [[6, 0x7f], [60 + combiner.count, 0x7b]], code: code.bytes };
 }
 
@@ -457,14 +463,17 @@ function gradientTransform43(): KernelFunction {
     }
   }
   code.emit(get(W), get(T), get(CS), op.mul, op.add, get(C), op.add, set(Q));
-  transform2d(code, combiner, F34.G, F34.G, (i, j) => D(4 * i + j), (a, j) => R(4 * a + j), 4, (e, value) => {
-    code.emit(get(Q));
-    value();
-    code.emit(store(0));
-    if (e < 35) code.emit(get(Q), get(PLANE), op.add, set(Q));
-  });
-  code.emit(get(C), i32(16), op.add, set(C), get(C), get(CS), op.ltU, brIf(0), op.end);
-  code.emit(get(T), i32(1), op.add, set(T), get(T), get(CNT), op.ltU, brIf(0), op.end);
+  transform2d(
+    code,
+    combiner,
+    F34.G,
+    F34.G,
+    (i, j) => D(4 * i + j),
+    (a, j) => R(4 * a + j),
+    4,
+    planeStore(code, Q, PLANE, 36),
+  );
+  closeTileLoops(code, C, CS, T, CNT);
   return { name: "wino4_dy", params: 8, locals: [[5, 0x7f], [40 + combiner.count, 0x7b]], code: code.bytes };
 }
 
