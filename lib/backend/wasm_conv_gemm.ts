@@ -88,7 +88,10 @@ function heap(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
 }
 
-/** Which rows [u0, u1) and columns [v0, v1) of a grid slot hold an image's rows/columns − (top, left). */
+/**
+ * Which rows [u0, u1) and columns [v0, v1) of a grid slot hold an image: slot position (u, v) holds image
+ * pixel (u·sh + p − top, v·sw + q − left) — phase (p, q) of a stride (sh, sw), (0, 0) of stride 1.
+ */
 interface Slot {
   u0: number;
   u1: number;
@@ -99,25 +102,41 @@ interface Slot {
   /** Grid rows between images and pixels per grid row. */
   step: number;
   stepW: number;
+  sh: number;
+  sw: number;
+  p: number;
+  q: number;
 }
 
-/** The slot of an input on a stride-1 grid (its phase-0 data range). */
-function inputSlot(rows: GridAxis, cols: GridAxis, stepW: number, top: number, left: number): Slot {
+/** The slot of phase (p, q) of an input on a grid of stride (sh, sw) (stride 1: the input itself). */
+function inputSlot(
+  rows: GridAxis,
+  cols: GridAxis,
+  stepW: number,
+  top: number,
+  left: number,
+  [sh, sw, p, q] = [1, 1, 0, 0],
+): Slot {
   return {
-    u0: rows.lo[0],
-    u1: rows.hi[0],
-    v0: cols.lo[0],
-    v1: cols.hi[0],
+    u0: rows.lo[p],
+    u1: rows.hi[p],
+    v0: cols.lo[q],
+    v1: cols.hi[q],
     top,
     left,
     step: rows.step,
     stepW,
+    sh,
+    sw,
+    p,
+    q,
   };
 }
 
 /**
- * Copy images n0 … n0+nb−1 of an NHWC tensor [·, h, w, c] (`src`) into their grid slots in `grid` (one row
- * copy per image row), or — with `back` — the slots' contents back into the tensor.
+ * Copy images n0 … n0+nb−1 of an NHWC tensor [·, h, w, c] (`src`) into their grid slots in `grid` (a row
+ * copy per image row; a copy per pixel for a column stride), or — with `back`, stride 1 only — the slots'
+ * contents back into the tensor.
  */
 function copySlots(
   src: Float32Array,
@@ -128,21 +147,25 @@ function copySlots(
   nb: number,
   back = false,
 ): void {
-  const { u0, u1, v0, v1, top, left, step, stepW } = slot;
-  const run = (v1 - v0) * c;
+  const { u0, u1, v0, v1, top, left, step, stepW, sh, sw, p, q } = slot;
+  const run = sw === 1 ? (v1 - v0) * c : c;
   for (let img = 0; img < nb; img++) {
     for (let u = u0; u < u1; u++) {
-      const s = (((n0 + img) * h + u - top) * w + v0 - left) * c;
-      const g = ((img * step + u) * stepW + v0) * c;
-      if (back) src.set(grid.subarray(g, g + run), s);
-      else grid.set(src.subarray(s, s + run), g);
+      const row = ((n0 + img) * h + u * sh + p - top) * w;
+      const cell = (img * step + u) * stepW;
+      for (let v = v0; v < (sw === 1 ? v0 + 1 : v1); v++) {
+        const s = (row + v * sw + q - left) * c;
+        const g = (cell + v) * c;
+        if (back) src.set(grid.subarray(g, g + run), s);
+        else grid.set(src.subarray(s, s + run), g);
+      }
     }
   }
 }
 
 /** The output slot of a grid: outputs (oh, ow) from the corner of each image's slot. */
 function outputSlot(oh: number, ow: number, step: number, stepW: number): Slot {
-  return { u0: 0, u1: oh, v0: 0, v1: ow, top: 0, left: 0, step, stepW };
+  return { u0: 0, u1: oh, v0: 0, v1: ow, top: 0, left: 0, step, stepW, sh: 1, sw: 1, p: 0, q: 0 };
 }
 
 /**
@@ -413,6 +436,114 @@ export function filterGradWinograd(
     );
   } finally {
     for (const t of [xg, dg, partials, scratch]) backend.disposeData(t.dataId);
+  }
+  return dW;
+}
+
+/** Bytes of A and B rows one GEMM call of {@link filterGradByGemm} reads (its k block): stays in L2. */
+const K_BLOCK_BYTES = 1 << 19;
+
+/**
+ * dW [kh, kw, ci, co] of any convolution (strides by polyphase grids, as in `conv_grid.ts`) with our k-major
+ * GEMM: x is laid out on the zero-padded grid of each phase *without transposing* (row copies), dy on the
+ * output grid, and dW[tap][ci, co] = Σ_K X[K + off_tap, ci] · DY[K, co] is one product per tap and block of K,
+ * all accumulating in a [taps, ci↑6, co] buffer. The channel count is rounded up to whole 6-row tiles by
+ * reading past each pixel's channels into the next one's (rows dropped at the end), so the grid has a few
+ * spare floats at its end. Returns null for fewer than 16 input channels or output channels that are not
+ * whole 8-column tiles (the caller then uses XNNPACK). The caller owns the returned tensor.
+ */
+export function filterGradByGemm(
+  backend: BackendWasm,
+  engine: GemmEngine,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  gridPixels = GRID_PIXELS,
+): tf.TensorInfo | null {
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
+  const [n, h, w, ci] = x.shape;
+  const [, oh, ow, co] = dy.shape;
+  if (x.dtype !== "float32" || dy.dtype !== "float32" || ci < 16 || co % GEMM_NR !== 0) return null;
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return null;
+  const taps = kh * kw;
+  const dW = backend.makeOutput([kh, kw, ci, co], "float32");
+  if (n * oh * ow === 0) {
+    heap(backend, dW).fill(0);
+    return dW;
+  }
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const rowsAxis = gridAxis(h, oh, kh, sh, top);
+  const colsAxis = gridAxis(w, ow, kw, sw, left);
+  const stepW = colsAxis.step;
+  const perBlock = Math.max(1, Math.floor(gridPixels / (rowsAxis.step * stepW)));
+  const chunks = Math.ceil(n / Math.min(n, perBlock));
+  const images = Math.ceil(n / chunks);
+  const gridRows = (nb: number) => (nb - 1) * rowsAxis.step + rowsAxis.span + 1;
+  const phases = sh * sw;
+  const mPad = Math.ceil(ci / GEMM_MR) * GEMM_MR;
+  // K of a block, rounded up to whole k-unrolls; the extra dy rows are zero.
+  const kOf = (nb: number) => Math.ceil((gridRows(nb) * stepW) / GEMM_KU) * GEMM_KU;
+  const maxK = kOf(images);
+  const tail = (Math.ceil(kh / sh) - 1) * stepW + Math.ceil(kw / sw) - 1;
+  // x grids of one block: [phase][K + tail][ci] (+ mPad − ci spare floats), dy grid [K][co].
+  const phaseRows = maxK + tail;
+  const xq = backend.makeOutput([phases * phaseRows * ci + mPad], "float32");
+  const dq = backend.makeOutput([maxK * co], "float32");
+  const acc = backend.makeOutput([taps * mPad * co], "float32");
+  try {
+    const xqOffset = backend.getMemoryOffset(xq.dataId);
+    const dqOffset = backend.getMemoryOffset(dq.dataId);
+    const accOffset = backend.getMemoryOffset(acc.dataId);
+    const dySlot = outputSlot(oh, ow, rowsAxis.step, stepW);
+    const kBlock = Math.max(16, Math.floor(K_BLOCK_BYTES / (4 * (ci + co)) / GEMM_KU) * GEMM_KU);
+    let layout = -1;
+    for (let n0 = 0; n0 < n; n0 += images) {
+      const nb = Math.min(images, n - n0);
+      const k = kOf(nb);
+      if (k !== layout) {
+        heap(backend, xq).fill(0);
+        heap(backend, dq).fill(0);
+        layout = k;
+      }
+      for (let p = 0; p < sh; p++) {
+        for (let q = 0; q < sw; q++) {
+          const slot = inputSlot(rowsAxis, colsAxis, stepW, top, left, [sh, sw, p, q]);
+          const phase = heap(backend, xq).subarray((p * sw + q) * phaseRows * ci);
+          copySlots(heap(backend, x), phase, [h, w, ci], slot, n0, nb);
+        }
+      }
+      copySlots(heap(backend, dy), heap(backend, dq), [oh, ow, co], dySlot, n0, nb);
+      const calls: GemmCall[] = [];
+      for (let k0 = 0; k0 < k; k0 += kBlock) {
+        for (let t = 0; t < taps; t++) {
+          const i = Math.floor(t / kw);
+          const j = t % kw;
+          const row = ((i % sh) * sw + (j % sw)) * phaseRows + Math.floor(i / sh) * stepW +
+            Math.floor(j / sw) + k0;
+          calls.push({
+            a: xqOffset + 4 * row * ci,
+            lda: 4 * ci,
+            b: dqOffset + 4 * k0 * co,
+            ldb: 4 * co,
+            c: accOffset + 4 * t * mPad * co,
+            ldc: 4 * co,
+            m: mPad,
+            n: co,
+            k: Math.min(kBlock, k - k0),
+            accumulate: n0 > 0 || k0 > 0,
+          });
+        }
+      }
+      engine.run(calls);
+    }
+    const out = heap(backend, dW);
+    const sums = heap(backend, acc);
+    for (let t = 0; t < taps; t++) {
+      out.set(sums.subarray(t * mPad * co, t * mPad * co + ci * co), t * ci * co);
+    }
+  } finally {
+    for (const t of [xq, dq, acc]) backend.disposeData(t.dataId);
   }
   return dW;
 }

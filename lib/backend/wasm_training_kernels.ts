@@ -8,7 +8,7 @@
  *
  * - `Conv2DBackpropFilter` (missing) — where `useWasmGemm` gave it our own GEMM (`wasm_gemm.ts`; 16+ input
  *   channels), one k-major product per filter tap on zero-padded NHWC grids of x and dy
- *   ({@link filterGradGemm}); otherwise one XNNPACK GEMM per filter tap over *shifted views* of x, no im2col:
+ *   (`wasm_conv_gemm.ts`); otherwise one XNNPACK GEMM per filter tap over *shifted views* of x, no im2col:
  *   x is laid out once, transposed, on a zero-padded grid on which every tap is a constant offset, so
  *   dW[t] = X[:, off_t : off_t + K] · DY is a GEMM of a view of X (see {@link filterGradShifted}); strides
  *   are split into polyphase components. The GEMMs are multi-threaded; the JS work is two copies. An
@@ -45,9 +45,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
-import { GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall, type GemmEngine } from "./wasm_gemm.ts";
+import type { GemmEngine } from "./wasm_gemm.ts";
 import { type GridAxis, gridAxis } from "./conv_grid.ts";
-import { conv2dByGemm, filterGradWinograd, winogradGradientSuits } from "./wasm_conv_gemm.ts";
+import { conv2dByGemm, filterGradByGemm, filterGradWinograd } from "./wasm_conv_gemm.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = tf.NamedAttrMap;
@@ -177,15 +177,16 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
       false,
       "channelsLast",
     );
+    if (filterGradMethod === "gemm" && gemmEngine != null) {
+      // Our GEMM where it takes the shapes (Winograd for 3×3 stride 1), else XNNPACK below.
+      const dW = filterGradWinograd(backend, gemmEngine, xs, dys, info, gemmGridPixels) ??
+        filterGradByGemm(backend, gemmEngine, xs, dys, info, gemmGridPixels);
+      if (dW) return dW;
+    }
     const grad = filterGradMethod === "conv"
       ? filterGradConv
       : filterGradMethod === "im2col"
       ? filterGradIm2col
-      : filterGradMethod === "gemm" && gemmEngine != null &&
-          winogradGradientSuits(xs.shape[3], dys.shape[3], info)
-      ? filterGradByWinograd
-      : filterGradMethod === "gemm" && gemmEngine != null && gemmSuits(xs.shape[3], dys.shape[3])
-      ? filterGradGemm
       : filterGradShifted;
     return arena.keep(grad(backend, arena, xs, dys, info));
   } finally {
@@ -243,149 +244,8 @@ export function useWasmGemm(engine: GemmEngine | null): GemmEngine | null {
   return previous;
 }
 
-/** Channel counts the GEMM path handles well: enough input channels to fill 6-row tiles, whole 8-column tiles. */
-function gemmSuits(ci: number, co: number): boolean {
-  return ci >= 16 && co % GEMM_NR === 0;
-}
-
-/** Target grid pixels per block of images in {@link filterGradGemm} (at least one image per block). */
+/** Target grid pixels per block of images on our GEMM (at least one image per block). */
 let gemmGridPixels = 1 << 16;
-/** Bytes of A and B rows one GEMM call reads (its k block): small enough to stay in a core's L2 cache. */
-const gemmBlockBytes = 1 << 19;
-
-/** dW of a 3×3 stride-1 convolution by Winograd's F(3×3, 2×2) on our GEMM (`wasm_conv_gemm.ts`). */
-function filterGradByWinograd(
-  backend: BackendWasm,
-  arena: Arena,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: tf.backend_util.Conv2DInfo,
-): TensorInfo {
-  return arena.track(filterGradWinograd(backend, gemmEngine!, x, dy, info, gemmGridPixels)!);
-}
-
-/**
- * dW on the NHWC grids of {@link filterGradShifted} with our k-major GEMM: x is laid out on the zero-padded
- * grid *without transposing* (row copies), dy on the same grid, and dW[tap][ci, co] = Σ_K X[K + off_tap, ci] ·
- * DY[K, co] is one product per tap and block of K, all accumulating in a [taps, ci↑6, co] buffer. The
- * channel count is rounded up to whole 6-row tiles by reading past each pixel's channels into the next one's
- * (rows that are dropped at the end), so the grid has a few spare floats at its end.
- */
-function filterGradGemm(
-  backend: BackendWasm,
-  arena: Arena,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: tf.backend_util.Conv2DInfo,
-): TensorInfo {
-  const engine = gemmEngine!;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
-  const [n, h, w, ci] = x.shape;
-  const [, oh, ow, co] = dy.shape;
-  const taps = kh * kw;
-  const dW = arena.track(backend.makeOutput([kh, kw, ci, co], "float32"));
-  if (n * oh * ow === 0) {
-    f32(backend, dW).fill(0);
-    return dW;
-  }
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const rowsAxis = gridAxis(h, oh, kh, sh, top);
-  const colsAxis = gridAxis(w, ow, kw, sw, left);
-  const stepW = colsAxis.step;
-  const perImage = rowsAxis.step * stepW;
-  const perBlock = Math.max(1, Math.floor(gemmGridPixels / perImage));
-  const chunks = Math.ceil(n / Math.min(n, perBlock));
-  const images = Math.ceil(n / chunks);
-  const gridRows = (nb: number) => (nb - 1) * rowsAxis.step + rowsAxis.span + 1;
-  const phases = sh * sw;
-  const mPad = Math.ceil(ci / GEMM_MR) * GEMM_MR;
-  // K of a block, rounded up to whole k-unrolls; the extra dy rows are zero.
-  const kOf = (nb: number) => Math.ceil((gridRows(nb) * stepW) / GEMM_KU) * GEMM_KU;
-  const maxK = kOf(images);
-  const tail = (Math.ceil(kh / sh) - 1) * stepW + Math.ceil(kw / sw) - 1;
-  // x grids of one block: [phase][K + tail][ci] (+ mPad − ci spare floats), dy grid [K][co].
-  const phaseStride = (maxK + tail) * ci;
-  const xq = arena.track(backend.makeOutput([phases * phaseStride + mPad], "float32"));
-  const dq = arena.track(backend.makeOutput([maxK * co], "float32"));
-  const acc = arena.track(backend.makeOutput([taps * mPad * co], "float32"));
-  const xqOffset = backend.getMemoryOffset(xq.dataId);
-  const dqOffset = backend.getMemoryOffset(dq.dataId);
-  const accOffset = backend.getMemoryOffset(acc.dataId);
-  let layout = -1;
-  let first = true;
-  for (let n0 = 0; n0 < n; n0 += images) {
-    const nb = Math.min(images, n - n0);
-    const k = kOf(nb);
-    if (k !== layout) {
-      f32(backend, xq).fill(0);
-      f32(backend, dq).fill(0);
-      layout = k;
-    }
-    const xs = f32(backend, x);
-    const xg = f32(backend, xq);
-    for (let p = 0; p < sh; p++) {
-      for (let q = 0; q < sw; q++) {
-        const base = (p * sw + q) * phaseStride;
-        const v0 = colsAxis.lo[q];
-        const v1 = colsAxis.hi[q];
-        for (let img = 0; img < nb; img++) {
-          for (let u = rowsAxis.lo[p]; u < rowsAxis.hi[p]; u++) {
-            const src = ((n0 + img) * h + u * sh + p - top) * w;
-            const dst = base + ((img * rowsAxis.step + u) * stepW) * ci;
-            if (sw === 1) {
-              const s0 = (src + v0 + q - left) * ci;
-              xg.set(xs.subarray(s0, s0 + (v1 - v0) * ci), dst + v0 * ci);
-            } else {
-              for (let v = v0; v < v1; v++) {
-                const s0 = (src + v * sw + q - left) * ci;
-                xg.set(xs.subarray(s0, s0 + ci), dst + v * ci);
-              }
-            }
-          }
-        }
-      }
-    }
-    const dyg = f32(backend, dq);
-    const src = f32(backend, dy);
-    const run = ow * co;
-    for (let img = 0; img < nb; img++) {
-      for (let r = 0; r < oh; r++) {
-        const s0 = ((n0 + img) * oh + r) * run;
-        dyg.set(src.subarray(s0, s0 + run), (img * rowsAxis.step + r) * stepW * co);
-      }
-    }
-    const calls: GemmCall[] = [];
-    const kBlock = Math.max(16, Math.floor(gemmBlockBytes / (4 * (ci + co)) / GEMM_KU) * GEMM_KU);
-    for (let k0 = 0; k0 < k; k0 += kBlock) {
-      const kb = Math.min(kBlock, k - k0);
-      for (let t = 0; t < taps; t++) {
-        const i = Math.floor(t / kw);
-        const j = t % kw;
-        const row = ((i % sh) * sw + (j % sw)) * (phaseStride / ci) + Math.floor(i / sh) * stepW +
-          Math.floor(j / sw) + k0;
-        calls.push({
-          a: xqOffset + 4 * row * ci,
-          lda: 4 * ci,
-          b: dqOffset + 4 * k0 * co,
-          ldb: 4 * co,
-          c: accOffset + 4 * t * mPad * co,
-          ldc: 4 * co,
-          m: mPad,
-          n: co,
-          k: kb,
-          accumulate: !first || k0 > 0,
-        });
-      }
-    }
-    engine.run(calls);
-    first = false;
-  }
-  const out = f32(backend, dW);
-  const sums = f32(backend, acc);
-  for (let t = 0; t < taps; t++) out.set(sums.subarray(t * mPad * co, t * mPad * co + ci * co), t * ci * co);
-  return dW;
-}
 
 /** Elements of the im2col block that one GEMM of {@link filterGradIm2col} works on (16 MiB of float32). */
 let gemmBlock = 1 << 22;
