@@ -1,62 +1,73 @@
 /**
  * sspcab-deno — CutPaste (3-way) + SSPCAB image anomaly detection on MVTec AD, in TypeScript on Deno with
- * TensorFlow.js. This module is the library's public face; each concept lives in its own file.
+ * TensorFlow.js. This entry point holds the main steps of a run; each area has its own entry point with the
+ * building blocks (`./data`, `./augment`, `./model`, `./train`, `./eval`, `./export`, `./plot`, `./io`,
+ * `./pipeline`, `./notebook`).
  *
+ * @example Train, evaluate and predict on the embedded synthetic set (tiny sizes: a smoke run)
  * ```ts
- * import { initBackend, trainCategory, TRAIN_DEFAULTS } from "./lib/mod.ts";
- * await initBackend("auto");
- * await trainCategory({ ...TRAIN_DEFAULTS, category: "bottle", dataDir: "data/mvtec", pretrained: null });
+ * import { ensureDataset, evaluateCategories, initBackend, predictImages, trainCategory, TRAIN_DEFAULTS } from "./mod.ts";
+ * await initBackend("cpu");
+ * const out = await Deno.makeTempDir();
+ * const data = await ensureDataset({ outputDir: out, size: 32, defaultDir: null });
+ * const category = data.categories[0];
+ * const modelDir = `${out}/models`;
+ * await trainCategory({
+ *   ...TRAIN_DEFAULTS, category, dataDir: data.path, modelDir, logDir: `${out}/logs`,
+ *   size: 32, epochs: 2, testEpochs: 2, batchSize: 2, datasetLength: 8, pretrained: null,
+ * }, { hooks: { quiet: true, log: () => {} } });
+ * await evaluateCategories({
+ *   categories: [category], dataDir: data.path, modelDir, density: "gaussian", savePlots: false,
+ *   batchSize: 8, quiet: true,
+ * });
+ * const [first] = await predictImages({ category, modelDir, inputs: [`${data.path}/${category}/test`] });
+ * console.log(first.anomalous ? "anomalous" : "normal", first.score.toFixed(3));
+ * await Deno.remove(out, { recursive: true });
  * ```
  * @module
  */
-export * from "./backend.ts";
-export * from "./version.ts";
-export * from "./util/errors.ts";
-export * from "./util/progress.ts";
-export * from "./util/rng.ts";
-export * from "./image/rgb_image.ts";
-export * from "./io/safetensors.ts";
-export * from "./io/atomic_write.ts";
-export * from "./data/mvtec.ts";
-export * from "./data/normalize.ts";
 export {
-  createImageCache,
-  DEFAULT_MAX_PIXELS,
-  loadMany,
-  loadMask,
-  loadRgb,
-  saveRgbPng,
-} from "./data/images.ts";
-export * from "./data/extract.ts";
-export * from "./data/synthetic.ts";
-export * from "./data/category_images.ts";
-export * from "./data/image_paths.ts";
-export * from "./augment/mod.ts";
-export * from "./model/params.ts";
-export * from "./model/layers.ts";
-export * from "./model/resnet18.ts";
-export * from "./model/sspcab.ts";
-export * from "./model/projection_net.ts";
-export * from "./model/state_dict.ts";
-export * from "./model/pretrained.ts";
-export * from "./train/config.ts";
-export * from "./train/schedule.ts";
-export * from "./train/optimizer.ts";
-export * from "./train/gradients.ts";
-export * from "./train/batch_plan.ts";
-export * from "./train/batches.ts";
-export * from "./train/checkpoint.ts";
-export * from "./train/trainer.ts";
-export * from "./train/model_file.ts";
-export * from "./eval/mod.ts";
-export * from "./eval/embed.ts";
-export * from "./eval/evaluate.ts";
-export * from "./eval/fitted_model.ts";
-export * from "./eval/run_eval.ts";
-export * from "./eval/published_results.ts";
-export * from "./predict/predict.ts";
-export * from "./export/graph_model.ts";
-export * from "./export/bundle_io.ts";
-export * from "./export/bundle.ts";
-export * from "./export/infer.ts";
-export * as plot from "./plot/mod.ts";
+  BACKEND_CHOICES,
+  type BackendChoice,
+  type BackendInfo,
+  describeBackend,
+  initBackend,
+  parseBackendChoice,
+} from "./backend.ts";
+export { LIBRARY_VERSION } from "./version.ts";
+export { isUserError, UserError } from "./util/errors.ts";
+export {
+  type DataInfo,
+  type DataSource,
+  ensureDataset,
+  type EnsureDatasetOptions,
+  pickCategory,
+} from "./pipeline/ensure_dataset.ts";
+export { TRAIN_DEFAULTS, type TrainConfig } from "./train/config.ts";
+export { trainCategory, type TrainHooks, type TrainResult } from "./train/trainer.ts";
+export { type CategoryEvalResult, type EvalOptions, evaluateCategories } from "./pipeline/run_eval.ts";
+export { formatPrediction, predictImages, type Prediction } from "./pipeline/predict.ts";
+export { type BundleMetadata, exportBundle } from "./export/bundle.ts";
+export { type InferenceBundle, inferImages, loadBundle } from "./export/infer.ts";
+
+// Types and values the API above refers to, defined in other areas.
+export { BUNDLE_FORMAT } from "./export/bundle.ts";
+export type { CategoryImages } from "./data/category_images.ts";
+export type { CutPasteVariant } from "./augment/cutpaste.ts";
+export type { DensityKind } from "./eval/evaluate.ts";
+export type { FittedModel } from "./eval/fitted_model.ts";
+export type { HistoryEntry } from "./train/checkpoint.ts";
+export type { OptimizerName } from "./train/optimizer.ts";
+export type { ScheduleName } from "./train/schedule.ts";
+export type { StepInfo } from "./train/trainer.ts";
+export { runPaths } from "./train/config.ts";
+export { DENSITY_KINDS } from "./eval/evaluate.ts";
+export type { Density } from "./eval/density.ts";
+export type { ImageRecord } from "./data/mvtec.ts";
+export { OPTIMIZERS } from "./train/optimizer.ts";
+export type { RgbImage } from "./image/rgb_image.ts";
+export type { RunPaths } from "./train/config.ts";
+export { SCHEDULES } from "./train/schedule.ts";
+export type { GaussianDensity } from "./eval/density.ts";
+export type { KdeDensity } from "./eval/density.ts";
+export type { Matrix } from "./eval/linalg.ts";

@@ -83,7 +83,7 @@ import { saveStateDict } from "../lib/model/state_dict.ts";
 import { disposeParams } from "../lib/model/params.ts";
 import { fitGaussianDensity } from "../lib/eval/density.ts";
 import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
-import { scoresPath } from "../lib/eval/run_eval.ts";
+import { scoresPath } from "../lib/io/scores_file.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
 import { inferImages, loadBundle } from "../lib/export/infer.ts";
 import { createRgbImage } from "../lib/image/rgb_image.ts";

@@ -8,7 +8,7 @@ import { join } from "@std/path";
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { runPipeline } from "../lib/pipeline/run_pipeline.ts";
-import { predictImages } from "../lib/predict/predict.ts";
+import { predictImages } from "../lib/pipeline/predict.ts";
 import { inferImages, loadBundle } from "../lib/export/infer.ts";
 import { initBackend } from "../lib/backend.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/train/config.ts";

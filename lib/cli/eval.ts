@@ -16,7 +16,8 @@ import type { FlagSpec } from "./flags.ts";
 import { runCli } from "../util/errors.ts";
 import { resolveCategories } from "../data/mvtec.ts";
 import { DENSITY_KINDS, type DensityKind } from "../eval/evaluate.ts";
-import { evaluateCategories, perfCsvPath, plotDir } from "../eval/run_eval.ts";
+import { evaluateCategories, plotDir } from "../pipeline/run_eval.ts";
+import { perfCsvPath } from "../io/perf_csv.ts";
 import { CUTPASTE_VARIANTS } from "../augment/cutpaste.ts";
 
 const SUMMARY = "Evaluate trained models (image AUROC) and fit the density used by predict/export.";

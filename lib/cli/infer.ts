@@ -6,7 +6,7 @@ import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
-import { formatPrediction } from "../predict/predict.ts";
+import { formatPrediction } from "../pipeline/predict.ts";
 
 const SUMMARY = "Run an exported inference bundle on images.";
 

@@ -7,7 +7,8 @@
 import { parseCommand } from "./common.ts";
 import { runCli } from "../util/errors.ts";
 import { runPipeline } from "../pipeline/run_pipeline.ts";
-import { perfCsvPath, plotDir } from "../eval/run_eval.ts";
+import { plotDir } from "../pipeline/run_eval.ts";
+import { perfCsvPath } from "../io/perf_csv.ts";
 import { pipelineFlags, pipelineOptionsFromFlags } from "./pipeline_flags.ts";
 
 const SUMMARY = "Run CutPaste + SSPCAB end to end (train → eval → export → infer) on one category.";

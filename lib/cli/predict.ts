@@ -6,7 +6,7 @@
 import { BACKEND_FLAG, MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { formatPrediction, predictImages } from "../predict/predict.ts";
+import { formatPrediction, predictImages } from "../pipeline/predict.ts";
 
 const SUMMARY = "Predict whether images are normal or anomalous with a trained, evaluated model.";
 

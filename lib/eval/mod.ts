@@ -1,10 +1,115 @@
 /**
  * Evaluation maths: dense linear algebra, Gaussian (Ledoit–Wolf) and KDE densities with anomaly scores and
- * their JSON form, ROC curve / AUROC / Youden threshold, and t-SNE with trustworthiness.
+ * their JSON form, ROC curve / AUROC / Youden threshold, t-SNE with trustworthiness, embedding a set of
+ * images, the fitted-density file and the published reference numbers.
  * @module
  */
+export {
+  type Density,
+  DENSITY_FORMAT,
+  DENSITY_FORMAT_VERSION,
+  densityFromJson,
+  type DensityJson,
+  densityToJson,
+  type FitDensityOptions,
+  fitGaussianDensity,
+  fitKde,
+  type GaussianDensity,
+  type GaussianDensityJson,
+  type KdeDensity,
+  type KdeDensityJson,
+  kdeLogDensity,
+  kdeScores,
+  l2NormalizeRows,
+  ledoitWolf,
+  ledoitWolfShrinkage,
+  mahalanobisScores,
+  scoreRows,
+} from "./density.ts";
+export { embedImages } from "./embed.ts";
+export {
+  decisionThreshold,
+  DENSITY_KINDS,
+  type DensityKind,
+  evaluateEmbeddings,
+  evaluateNet,
+  type Evaluation,
+  NON_FINITE_EMBEDDINGS,
+} from "./evaluate.ts";
+export {
+  FITTED_FORMAT,
+  type FittedModel,
+  fittedModelPath,
+  loadFittedModel,
+  saveFittedModel,
+} from "./fitted_model.ts";
+export {
+  asMatrix,
+  cholesky,
+  choleskyInverse,
+  columnMean,
+  covariance,
+  createMatrix,
+  dot,
+  EPSILON,
+  fromRows,
+  gram,
+  identity,
+  isMatrix,
+  matMul,
+  type Matrix,
+  type MatrixLike,
+  matVec,
+  pinvh,
+  quadraticForm,
+  row,
+  squaredDistances,
+  subtractRowVector,
+  type SymmetricEigen,
+  symmetricEigen,
+  symmetricInverse,
+  toRows,
+  transpose,
+} from "./linalg.ts";
+export {
+  compareWithPublished,
+  type ComparisonRow,
+  type OurResult,
+  PUBLISHED_AUROC,
+  PUBLISHED_MEAN,
+  PUBLISHED_SOURCES,
+  type PublishedKey,
+  type PublishedRow,
+  type PublishedSource,
+} from "./published_results.ts";
+export {
+  rocAuc,
+  type RocCurve,
+  rocCurve,
+  type RocOptions,
+  trapezoidArea,
+  type YoudenPoint,
+  youdenPoint,
+  youdenThreshold,
+} from "./roc.ts";
+export {
+  conditionalProbabilities,
+  jointProbabilities,
+  pcaScores,
+  trustworthiness,
+  tsne,
+  type TsneOptions,
+  type TsneResult,
+} from "./tsne.ts";
 
-export * from "./linalg.ts";
-export * from "./density.ts";
-export * from "./roc.ts";
-export * from "./tsne.ts";
+// Types and values the API above refers to, defined in other areas.
+export type { MvtecCategory } from "../data/mvtec.ts";
+export type { ProjectionNet } from "../model/projection_net.ts";
+export type { RgbImage } from "../image/rgb_image.ts";
+export { MVTEC_CATEGORIES } from "../data/mvtec.ts";
+export type { ParamSpec } from "../model/params.ts";
+export type { ParamStore } from "../model/params.ts";
+export type { ProjectionNetConfig } from "../model/projection_net.ts";
+export type { ParamInit } from "../model/params.ts";
+export type { ParamKind } from "../model/params.ts";
+export type { SspcabConfig } from "../model/sspcab.ts";

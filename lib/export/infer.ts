@@ -14,7 +14,7 @@ import { scoreRows } from "../eval/density.ts";
 import { createMatrix } from "../eval/linalg.ts";
 import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
-import type { Prediction } from "../predict/predict.ts";
+import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 
 /** A loaded bundle. */

@@ -6,13 +6,14 @@
  */
 import { basename, join, resolve } from "@std/path";
 import { rocCurve } from "../eval/roc.ts";
-import { type CategoryEvalResult, plotDir, scoresPath } from "../eval/run_eval.ts";
+import { type CategoryEvalResult, plotDir } from "../pipeline/run_eval.ts";
+import { readScores, type ScoredImage, type ScoresFile, scoresPath } from "../io/scores_file.ts";
+import { readRunInfo as readRunInfoFile, type RunInfo, runInfoPath } from "../io/run_info.ts";
 import { type ComparisonRow, PUBLISHED_SOURCES } from "../eval/published_results.ts";
 import { listCategory } from "../data/mvtec.ts";
 import { loadMask, loadRgb } from "../data/images.ts";
 import { type Figure, rocFigure, scoreHistogramFigure } from "../plot/figure.ts";
 import { UserError } from "../util/errors.ts";
-import { runPaths, type TrainConfig } from "../train/config.ts";
 import {
   type Displayable,
   encodeBase64,
@@ -26,35 +27,14 @@ import {
 import { composeGrid, type GridCell, overlayMask } from "./images.ts";
 import { recordedPath, shownPath } from "./run_dirs.ts";
 
-/** One scored test image, as in `model-<category>.scores.json`. */
-export interface ScoredImage {
-  /** Image path as evaluation listed it. */
-  path: string;
-  /** `good` or the defect type. */
-  defectType: string;
-  /** 0 = good, 1 = defective. */
-  label: 0 | 1;
-  /** Anomaly score (higher = more anomalous). */
-  score: number;
-}
+export type { ScoredImage, ScoresFile } from "../io/scores_file.ts";
+export type { RunInfo } from "../io/run_info.ts";
 
-/** The per-image scores file of one category. */
-export interface ScoresFile {
-  /** Category. */
-  category: string;
-  /** Youden threshold: score ≥ threshold ⇒ anomalous. */
-  threshold: number;
-  /** Test image AUROC (0–1). */
-  auroc: number;
-  /** The scored test images. */
-  images: ScoredImage[];
-}
-
-/** Read the scores file evaluation wrote for `category` in `modelDir`. */
+/** Read (and validate) the scores file evaluation wrote for `category` in `modelDir`. */
 export async function loadScores(modelDir: string, category: string): Promise<ScoresFile> {
   const path = scoresPath(modelDir, category);
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as ScoresFile;
+    return await readScores(path);
   } catch (err) {
     throw new UserError(
       `cannot read the scores of ${category} (${shownPath(path)}): ${(err as Error).message}`,
@@ -313,27 +293,15 @@ export async function pngFile(path: string, alt?: string): Promise<PngDisplay> {
   }
 }
 
-/** What training recorded about a run (`model-<category>.json`). */
-export interface RunInfo {
-  /** Steps completed. */
-  steps: number;
-  /** Step of the best AUROC (the model evaluated). */
-  bestStep: number;
-  /** The training configuration. */
-  config: TrainConfig;
-}
-
-/** The run information training wrote for `category` in `modelDir`, or null when there is none. */
+/** The run information training wrote for `category` in `modelDir`, or null when there is none yet. */
 export async function readRunInfo(modelDir: string, category: string): Promise<RunInfo | null> {
-  const path = runPaths({ category, modelDir, logDir: "" }).runInfo;
+  const path = runInfoPath(modelDir, category);
   try {
-    const doc = JSON.parse(await Deno.readTextFile(path));
-    return doc && doc.config
-      ? { steps: doc.steps ?? 0, bestStep: doc.bestStep ?? 0, config: doc.config }
-      : null;
+    await Deno.stat(path);
   } catch {
     return null;
   }
+  return await readRunInfoFile(path);
 }
 
 /** A column label for our numbers, e.g. `ours: 30 steps from scratch, 128 px, synthetic data`. */

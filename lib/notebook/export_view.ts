@@ -11,7 +11,7 @@ import { inferImages, loadBundle } from "../export/infer.ts";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadRgb } from "../data/images.ts";
 import { cloneRgbImage, type RgbImage } from "../image/rgb_image.ts";
-import { formatPrediction, type Prediction } from "../predict/predict.ts";
+import { formatPrediction, type Prediction } from "../pipeline/predict.ts";
 import type { Figure } from "../plot/figure.ts";
 import { barFigure } from "../plot/figure.ts";
 import { UserError } from "../util/errors.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 import { fromFileUrl, join } from "@std/path";
-import { generateSyntheticDataset } from "../data/synthetic.ts";
-import { listCategory, resolveCategories } from "../data/mvtec.ts";
+import { listCategory } from "../data/mvtec.ts";
+import { ensureDataset, pickCategory } from "./ensure_dataset.ts";
 import { UserError } from "../util/errors.ts";
 
 /** Options of {@link runPipeline}. */
@@ -83,19 +83,20 @@ export async function runPipeline(
   const report = options.report ?? console.log;
   const steps: PipelineStep[] = [];
   const started = performance.now();
-  let dataDir = options.dataDir;
-  if (!dataDir) {
-    dataDir = join(options.outputDir, "synthetic");
-    const info = await generateSyntheticDataset(dataDir, { size: Math.max(options.size, 64), seed: 0 });
+  const data = await ensureDataset({
+    dataDir: options.dataDir,
+    outputDir: options.outputDir,
+    size: options.size,
+    defaultDir: null, // the embedded synthetic set unless a folder is given
+  });
+  const dataDir = data.dataDir;
+  if (data.source === "synthetic") {
     steps.push({ name: "data", seconds: (performance.now() - started) / 1000, output: "" });
-    report(`ok   data     synthetic MVTec-like set (${info.categories.join(", ")}) in ${dataDir}`);
+    report(`ok   data     synthetic MVTec-like set (${data.categories.join(", ")}) in ${dataDir}`);
   } else {
     report(`ok   data     ${dataDir}`);
   }
-  let category = options.category;
-  if (!category) {
-    category = (await resolveCategories("all", dataDir))[0];
-  }
+  const category = pickCategory(options.category ?? "", data);
   const records = await listCategory(dataDir, category);
   const modelDir = join(options.outputDir, "models");
   const bundleDir = join(options.outputDir, "inference", category);

@@ -1,14 +1,71 @@
 /**
- * Plotting: figures as plotly-style JSON specs (`figure.ts`), rendered to SVG by our own code (`svg.ts`), to
- * PNG through sharp (`png.ts`), or shown interactively in a browser with nodeplotlib (`show.ts`).
- *
- * ```ts
- * import { rocFigure, savePng } from "./lib/plot/mod.ts";
- * await savePng(rocFigure([{ name: "bottle", fpr, tpr, auc }], "ROC — bottle"), "outputs/plots/roc.png");
- * ```
+ * Plotting: figures as plotly-style JSON specs, rendered to SVG by our own code, to PNG through sharp, or shown
+ * interactively in a browser; receptive-field drawings.
  * @module
  */
-export * from "./figure.ts";
-export * from "./svg.ts";
-export * from "./png.ts";
-export * from "./show.ts";
+export {
+  type Annotation,
+  type Axis,
+  barFigure,
+  type BarOptions,
+  type BarSeries,
+  type BarTrace,
+  type Bins,
+  type Dash,
+  type Figure,
+  type FigureOptions,
+  type Font,
+  groupColors,
+  type GroupedPoint,
+  type HistogramOptions,
+  type HistogramTrace,
+  type HistoryPoint,
+  type Layout,
+  type Legend,
+  type LineStyle,
+  lossCurveFigure,
+  type MarkerStyle,
+  niceStep,
+  orderGroups,
+  PALETTE,
+  type RocCurveInput,
+  rocFigure,
+  scatterFigure,
+  type ScatterOptions,
+  type ScatterTrace,
+  scoreHistogramFigure,
+  type SecondaryAxis,
+  type Shape,
+  sharedBins,
+  type Title,
+  titleText,
+  type Trace,
+  type TraceBase,
+} from "./figure.ts";
+export { figureToPng, type PngOptions, saveFigurePng, savePng, saveSvg, svgSize, svgToPng } from "./png.ts";
+export {
+  type FieldCell,
+  type ReceptiveField,
+  receptiveField,
+  type ReceptiveFieldOptions,
+  receptiveFieldSvg,
+} from "./receptive_field.ts";
+export { displayable, NODEPLOTLIB_SPECIFIER, showFigure, type ShowOptions } from "./show.ts";
+export {
+  type AxisInfo,
+  dashArray,
+  escapeXml,
+  FONT_FAMILY,
+  formatTick,
+  histogramBins,
+  type HistogramInfo,
+  niceTicks,
+  type PlotBox,
+  renderSvg,
+  type ResolvedFigure,
+  resolveFigure,
+  textWidth,
+} from "./svg.ts";
+
+// Types and values the API above refers to, defined in other areas.
+export type { SspcabConfig } from "../model/sspcab.ts";

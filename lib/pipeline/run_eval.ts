@@ -4,19 +4,20 @@
  * per-image scores, the ROC and t-SNE plots, and the per-category CSV with a mean row (`models_perf.csv`).
  * @module
  */
-import { join } from "@std/path";
-import type { DensityKind } from "./evaluate.ts";
-import { evaluateNet } from "./evaluate.ts";
-import { fittedModelPath, saveFittedModel } from "./fitted_model.ts";
-import { tsne } from "./tsne.ts";
-import { createMatrix, type Matrix } from "./linalg.ts";
+import { join } from "node:path";
+import type { DensityKind } from "../eval/evaluate.ts";
+import { evaluateNet } from "../eval/evaluate.ts";
+import { fittedModelPath, saveFittedModel } from "../eval/fitted_model.ts";
+import { tsne } from "../eval/tsne.ts";
+import { createMatrix, type Matrix } from "../eval/linalg.ts";
 import { loadCategoryImages } from "../data/category_images.ts";
 import { loadTrainedModel } from "../train/model_file.ts";
 import { modelName, runPaths, type TrainConfig } from "../train/config.ts";
 import { disposeParams } from "../model/params.ts";
 import { rocFigure, scatterFigure, scoreHistogramFigure } from "../plot/figure.ts";
 import { savePng } from "../plot/png.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
+import { scoresPath, writeScores } from "../io/scores_file.ts";
+import { perfCsvPath, writePerfCsv } from "../io/perf_csv.ts";
 import { createProgress } from "../util/progress.ts";
 
 /** Options of {@link evaluateCategories}. */
@@ -60,16 +61,6 @@ export function plotDir(modelDir: string, category: string): string {
   return join(modelDir, "plots", modelName(category));
 }
 
-/** Per-image scores file written by evaluation (used by the notebooks to show false positives/negatives). */
-export function scoresPath(modelDir: string, category: string): string {
-  return join(modelDir, `${modelName(category)}.scores.json`);
-}
-
-/** Path of the per-category AUROC table. */
-export function perfCsvPath(modelDir: string): string {
-  return join(modelDir, "models_perf.csv");
-}
-
 function stack(a: Matrix, b: Matrix): Matrix {
   const data = new Float64Array(a.data.length + b.data.length);
   data.set(a.data);
@@ -110,14 +101,14 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
       });
       files.push(fittedPath);
       const scoreFile = scoresPath(options.modelDir, category);
-      await writeJsonAtomic(scoreFile, {
+      await writeScores(scoreFile, {
         category,
         threshold: ev.threshold,
         auroc: ev.auroc,
         images: data.testRecords.map((r, i) => ({
           path: r.path,
           defectType: r.defectType,
-          label: r.label,
+          label: r.label as 0 | 1,
           score: ev.scores[i],
         })),
       });
@@ -171,21 +162,4 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
   }
   await writePerfCsv(perfCsvPath(options.modelDir), results, options.density);
   return results;
-}
-
-/** Write the per-category AUROC table with a final `mean` row. */
-export async function writePerfCsv(
-  path: string,
-  results: CategoryEvalResult[],
-  density: DensityKind,
-): Promise<void> {
-  const rows = results.map((r) =>
-    `${r.category},${r.auroc.toFixed(6)},${r.threshold.toFixed(6)},${density},${r.nTrain},${r.nTest}`
-  );
-  const mean = results.reduce((s, r) => s + r.auroc, 0) / Math.max(1, results.length);
-  rows.push(`mean,${mean.toFixed(6)},,${density},,`);
-  await writeFileAtomic(
-    path,
-    ["category,roc_auc,threshold,density,n_train,n_test", ...rows].join("\n") + "\n",
-  );
 }

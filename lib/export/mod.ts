@@ -1,0 +1,50 @@
+/**
+ * Export: the TensorFlow.js graph model written from our network, the inference bundle (graph model +
+ * density + threshold + metadata) and running a bundle on images without any training code.
+ * @module
+ */
+export { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata, exportBundle } from "./bundle.ts";
+export {
+  graphModelDirHandler,
+  loadGraphModelFromArtifacts,
+  loadGraphModelFromDir,
+  manifestByteLength,
+  MODEL_JSON_FILE,
+  readGraphModelArtifacts,
+  readGraphModelJson,
+  writeGraphModel,
+  type WrittenGraphModel,
+} from "./bundle_io.ts";
+export {
+  type AttrValue,
+  buildGraphModel,
+  foldBatchNorm,
+  GRAPH_MODEL_EXPORT_VERSION,
+  GRAPH_MODEL_FORMAT,
+  GRAPH_MODEL_WEIGHTS_FILE,
+  type GraphDensity,
+  type GraphModelArtifacts,
+  type GraphModelJson,
+  type GraphModelOptions,
+  type GraphNodeJson,
+  layer3Size,
+  type SignatureEntry,
+  type TensorShapeJson,
+  type WeightEntry,
+} from "./graph_model.ts";
+export { type InferenceBundle, inferImages, loadBundle } from "./infer.ts";
+
+// Types and values the API above refers to, defined in other areas.
+export type { FittedModel } from "../eval/fitted_model.ts";
+export type { Prediction } from "../pipeline/predict.ts";
+export type { ProjectionNet } from "../model/projection_net.ts";
+export type { Density } from "../eval/density.ts";
+export type { ParamSpec } from "../model/params.ts";
+export type { ParamStore } from "../model/params.ts";
+export type { ProjectionNetConfig } from "../model/projection_net.ts";
+export type { GaussianDensity } from "../eval/density.ts";
+export type { KdeDensity } from "../eval/density.ts";
+export type { ParamInit } from "../model/params.ts";
+export type { ParamKind } from "../model/params.ts";
+export type { SspcabConfig } from "../model/sspcab.ts";
+export type { Matrix } from "../eval/linalg.ts";

@@ -1,0 +1,54 @@
+/**
+ * Files on disk: safetensors, atomic writes, and one module per file format we write (per-image scores, run
+ * information, `models_perf.csv`), each with its path, type, writer and validating reader.
+ * @module
+ */
+export { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
+export {
+  arrayField,
+  fieldError,
+  type JsonSource,
+  numberField,
+  objectField,
+  readJsonFile,
+  stringField,
+} from "./json_fields.ts";
+export {
+  formatPerfCsv,
+  parsePerfCsv,
+  PERF_CSV_COLUMNS,
+  perfCsvPath,
+  type PerfEntry,
+  type PerfRow,
+  readPerfCsv,
+  writePerfCsv,
+} from "./perf_csv.ts";
+export {
+  readRunInfo,
+  type RunInfo,
+  runInfoPath,
+  type RunStatus,
+  startedRunInfo,
+  writeRunInfo,
+} from "./run_info.ts";
+export {
+  type NamedTensor,
+  parseSafetensors,
+  readSafetensors,
+  type SafetensorsDtype,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./safetensors.ts";
+export { readScores, type ScoredImage, type ScoresFile, scoresPath, writeScores } from "./scores_file.ts";
+
+// Types and values the API above refers to, defined in other areas.
+export type { HistoryEntry } from "../train/checkpoint.ts";
+export type { TrainConfig } from "../train/config.ts";
+export { UserError } from "../util/errors.ts";
+export type { CutPasteVariant } from "../augment/cutpaste.ts";
+export type { OptimizerName } from "../train/optimizer.ts";
+export type { ScheduleName } from "../train/schedule.ts";
+export { OPTIMIZERS } from "../train/optimizer.ts";
+export { SCHEDULES } from "../train/schedule.ts";

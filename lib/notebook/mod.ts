@@ -1,0 +1,200 @@
+/**
+ * Notebook views: turn the library's results into tables, figures, image grids and live outputs for the
+ * Deno Jupyter kernel.
+ * @module
+ */
+export {
+  batchGrid,
+  batchSummary,
+  cutPasteGallery,
+  describeBox,
+  type GalleryOptions,
+  type GeometryFigures,
+  geometryFigures,
+  type GeometrySample,
+  sampleCutPasteGeometry,
+  THREE_WAY_CLASSES,
+} from "./cutpaste_view.ts";
+export { pickCategory, prepareData, type PrepareDataOptions, type PreparedData } from "./data.ts";
+export {
+  bundleOf,
+  type CountsTable,
+  countsTable,
+  countsTableRows,
+  type Displayable,
+  displayBundle,
+  encodeBase64,
+  escapeHtml,
+  html,
+  htmlTable,
+  JUPYTER_DISPLAY,
+  keyValueTable,
+  markdown,
+  type MimeBundle,
+  png,
+  type PngDisplay,
+  svg,
+  type TableCell,
+  type TableOptions,
+} from "./display.ts";
+export {
+  closestCalls,
+  type ComparisonTableOptions,
+  type Confusion,
+  confusionAt,
+  confusionTable,
+  errorGallery,
+  type ErrorGalleryOptions,
+  evaluationTable,
+  loadScores,
+  type Misclassified,
+  misclassified,
+  oursLabel,
+  pngFile,
+  publishedComparisonTable,
+  readRunInfo,
+  rocFigureFromScores,
+  savedPlot,
+  scoreHistogramFromScores,
+} from "./eval_view.ts";
+export {
+  ANOMALOUS_COLOR,
+  backendComparisonTable,
+  type BackendRun,
+  bundleFilesTable,
+  bundleMetadataTable,
+  compareBackends,
+  type CompareBackendsOptions,
+  evaluationScores,
+  frameImage,
+  latencyFigure,
+  latencySummary,
+  maxRelativeDifference,
+  NORMAL_COLOR,
+  pickSampleImages,
+  predictionLines,
+  type SampleImages,
+  verdictGallery,
+  verdictText,
+} from "./export_view.ts";
+export {
+  composeGrid,
+  DEFECT_COLOR,
+  denormalizeImage,
+  fitText,
+  type GridCell,
+  type GridOptions,
+  maskOutline,
+  outlineMask,
+  overlayMask,
+  type OverlayOptions,
+  PASTE_COLOR,
+  type Rgb,
+} from "./images.ts";
+export { parameterTable, shapeSize } from "./model_view.ts";
+export {
+  displayPath,
+  envNumber,
+  envString,
+  PARAMETER_ENV,
+  PARAMETER_ENV_VARS,
+  PROJECT_ROOT,
+  projectPath,
+  REPORT_FACTS_ENV,
+  reportFact,
+} from "./params.ts";
+export { captureStderr, inJupyter, lastLine, type TextSink, withLiveProgress } from "./progress.ts";
+export {
+  kernelPath,
+  recordedPath,
+  requireFittedDensity,
+  requireTrainedModel,
+  type RunDirs,
+  runDirs,
+  shownPath,
+} from "./run_dirs.ts";
+export {
+  categorySampleGrid,
+  datasetOverviewGrid,
+  pickEvenly,
+  recordCell,
+  type SampleGridOptions,
+} from "./samples.ts";
+export {
+  backendSummary,
+  type BlockRow,
+  createTrainingMonitor,
+  formatDuration,
+  learningRateFigure,
+  type LiveOutput,
+  liveOutput,
+  modelSummaryTable,
+  notebookTrainConfig,
+  type NotebookTrainOptions,
+  parameterBlocks,
+  runFilesTable,
+  trainingFigure,
+  type TrainingMonitor,
+  trainingPanel,
+  type TrainingPanelState,
+  trainingSetupTable,
+  trainingStatus,
+  trainingSummaryTable,
+} from "./training_view.ts";
+
+// Types and values the API above refers to, defined in other areas.
+export type { BackendChoice } from "../backend.ts";
+export type { BackendInfo } from "../backend.ts";
+export type { Batch } from "../train/batch_plan.ts";
+export type { BundleMetadata } from "../export/bundle.ts";
+export type { CategoryEvalResult } from "../pipeline/run_eval.ts";
+export type { CategorySummaryRow } from "../data/mvtec.ts";
+export type { ComparisonRow } from "../eval/published_results.ts";
+export type { CutPasteBox } from "../augment/cutpaste.ts";
+export type { DataInfo } from "../pipeline/ensure_dataset.ts";
+export type { Figure } from "../plot/figure.ts";
+export type { HistoryEntry } from "../train/checkpoint.ts";
+export type { ImageRecord } from "../data/mvtec.ts";
+export type { Mask } from "../image/rgb_image.ts";
+export type { ParamSpec } from "../model/params.ts";
+export type { Prediction } from "../pipeline/predict.ts";
+export type { RgbImage } from "../image/rgb_image.ts";
+export type { RunInfo } from "../io/run_info.ts";
+export type { RunPaths } from "../train/config.ts";
+export type { ScoredImage } from "../io/scores_file.ts";
+export type { ScoresFile } from "../io/scores_file.ts";
+export type { StepInfo } from "../train/trainer.ts";
+export type { TrainConfig } from "../train/config.ts";
+export type { TrainHooks } from "../train/trainer.ts";
+export type { TrainResult } from "../train/trainer.ts";
+export { BACKEND_CHOICES } from "../backend.ts";
+export { BUNDLE_FORMAT } from "../export/bundle.ts";
+export type { CategoryCounts } from "../data/mvtec.ts";
+export type { CutPasteVariant } from "../augment/cutpaste.ts";
+export type { DataSource } from "../pipeline/ensure_dataset.ts";
+export type { Layout } from "../plot/figure.ts";
+export type { OfficialCategoryInfo } from "../data/mvtec.ts";
+export type { OptimizerName } from "../train/optimizer.ts";
+export type { ParamInit } from "../model/params.ts";
+export type { ParamKind } from "../model/params.ts";
+export type { PublishedKey } from "../eval/published_results.ts";
+export type { RunStatus } from "../io/run_info.ts";
+export type { ScheduleName } from "../train/schedule.ts";
+export type { Trace } from "../plot/figure.ts";
+export { runPaths } from "../train/config.ts";
+export type { Annotation } from "../plot/figure.ts";
+export type { Axis } from "../plot/figure.ts";
+export type { BarTrace } from "../plot/figure.ts";
+export type { Font } from "../plot/figure.ts";
+export type { HistogramTrace } from "../plot/figure.ts";
+export type { Legend } from "../plot/figure.ts";
+export { OPTIMIZERS } from "../train/optimizer.ts";
+export { SCHEDULES } from "../train/schedule.ts";
+export type { ScatterTrace } from "../plot/figure.ts";
+export type { SecondaryAxis } from "../plot/figure.ts";
+export type { Shape } from "../plot/figure.ts";
+export type { Title } from "../plot/figure.ts";
+export type { Bins } from "../plot/figure.ts";
+export type { LineStyle } from "../plot/figure.ts";
+export type { MarkerStyle } from "../plot/figure.ts";
+export type { TraceBase } from "../plot/figure.ts";
