@@ -7,7 +7,7 @@
  * @example Train, evaluate and predict on the embedded synthetic set (tiny sizes: a smoke run)
  * ```ts
  * import { ensureDataset, evaluateCategories, initBackend, predictImages, trainCategory, TRAIN_DEFAULTS } from "./mod.ts";
- * await initBackend("cpu");
+ * await initBackend("wasm");
  * const out = await Deno.makeTempDir();
  * const data = await ensureDataset({ outputDir: out, size: 32, defaultDir: null });
  * const category = data.categories[0];

@@ -37,7 +37,7 @@ import {
   maskOutline,
   outlineMask,
   overlayMask,
-} from "../lib/notebook/images.ts";
+} from "../lib/plot/images.ts";
 import { captureStderr, inJupyter, lastLine, withLiveProgress } from "../lib/notebook/progress.ts";
 import { ensureSyntheticDataset, pickCategory, prepareData } from "../lib/notebook/data.ts";
 import { categorySampleGrid, datasetOverviewGrid, pickEvenly } from "../lib/notebook/samples.ts";

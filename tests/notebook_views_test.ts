@@ -60,10 +60,8 @@ import {
 } from "../lib/notebook/eval_view.ts";
 import {
   backendComparisonTable,
-  type BackendRun,
   bundleFilesTable,
   bundleMetadataTable,
-  compareBackends,
   evaluationScores,
   frameImage,
   latencyFigure,
@@ -74,6 +72,7 @@ import {
   verdictGallery,
   verdictText,
 } from "../lib/notebook/export_view.ts";
+import { type BackendRun, compareBackends } from "../lib/pipeline/compare_backends.ts";
 import { bundleOf, type MimeBundle } from "../lib/notebook/display.ts";
 import { modelConfigFor, runPaths, TRAIN_DEFAULTS, type TrainConfig } from "../lib/train/config.ts";
 import type { StepInfo, TrainResult } from "../lib/train/trainer.ts";

@@ -18,7 +18,7 @@ import type { Batch } from "../train/batch_plan.ts";
 import { type Figure, scoreHistogramFigure } from "../plot/figure.ts";
 import { createRng } from "../util/rng.ts";
 import { type Displayable, markdown, png, type PngDisplay } from "./display.ts";
-import { composeGrid, denormalizeImage, type GridCell, outlineMask } from "./images.ts";
+import { composeGrid, denormalizeImage, type GridCell, outlineMask } from "../plot/images.ts";
 
 /** Short description of a sampled CutPaste geometry, for captions. */
 export function describeBox(box: CutPasteBox): string {

@@ -24,7 +24,7 @@ import {
   type PngDisplay,
   type TableCell,
 } from "./display.ts";
-import { composeGrid, type GridCell, overlayMask } from "./images.ts";
+import { composeGrid, type GridCell, overlayMask } from "../plot/images.ts";
 import { recordedPath, shownPath } from "./run_dirs.ts";
 
 export type { ScoredImage, ScoresFile } from "../io/scores_file.ts";

@@ -60,11 +60,8 @@ export {
 export {
   ANOMALOUS_COLOR,
   backendComparisonTable,
-  type BackendRun,
   bundleFilesTable,
   bundleMetadataTable,
-  compareBackends,
-  type CompareBackendsOptions,
   evaluationScores,
   frameImage,
   latencyFigure,
@@ -77,20 +74,6 @@ export {
   verdictGallery,
   verdictText,
 } from "./export_view.ts";
-export {
-  composeGrid,
-  DEFECT_COLOR,
-  denormalizeImage,
-  fitText,
-  type GridCell,
-  type GridOptions,
-  maskOutline,
-  outlineMask,
-  overlayMask,
-  type OverlayOptions,
-  PASTE_COLOR,
-  type Rgb,
-} from "./images.ts";
 export { parameterTable, shapeSize } from "./model_view.ts";
 export {
   displayPath,
@@ -143,8 +126,8 @@ export {
 } from "./training_view.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export type { BackendChoice } from "../backend.ts";
 export type { BackendInfo } from "../backend.ts";
+export type { BackendRun } from "../pipeline/compare_backends.ts";
 export type { Batch } from "../train/batch_plan.ts";
 export type { BundleMetadata } from "../export/bundle.ts";
 export type { CategoryEvalResult } from "../pipeline/run_eval.ts";
@@ -153,11 +136,12 @@ export type { ComparisonRow } from "../eval/published_results.ts";
 export type { CutPasteBox } from "../augment/cutpaste.ts";
 export type { DataInfo } from "../pipeline/ensure_dataset.ts";
 export type { Figure } from "../plot/figure.ts";
+export type { GridCell } from "../plot/images.ts";
 export type { HistoryEntry } from "../train/checkpoint.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
-export type { Mask } from "../image/rgb_image.ts";
 export type { ParamSpec } from "../model/params.ts";
 export type { Prediction } from "../pipeline/predict.ts";
+export type { Rgb } from "../plot/images.ts";
 export type { RgbImage } from "../image/rgb_image.ts";
 export type { RunInfo } from "../io/run_info.ts";
 export type { RunPaths } from "../train/config.ts";
@@ -167,7 +151,6 @@ export type { StepInfo } from "../train/trainer.ts";
 export type { TrainConfig } from "../train/config.ts";
 export type { TrainHooks } from "../train/trainer.ts";
 export type { TrainResult } from "../train/trainer.ts";
-export { BACKEND_CHOICES } from "../backend.ts";
 export { BUNDLE_FORMAT } from "../export/bundle.ts";
 export type { CategoryCounts } from "../data/mvtec.ts";
 export type { CutPasteVariant } from "../augment/cutpaste.ts";
@@ -198,3 +181,4 @@ export type { Bins } from "../plot/figure.ts";
 export type { LineStyle } from "../plot/figure.ts";
 export type { MarkerStyle } from "../plot/figure.ts";
 export type { TraceBase } from "../plot/figure.ts";
+export type { Dash } from "../plot/figure.ts";

@@ -8,7 +8,7 @@ import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadMask, loadRgb } from "../data/images.ts";
 import type { RgbImage } from "../image/rgb_image.ts";
 import { png, type PngDisplay } from "./display.ts";
-import { composeGrid, type GridCell, overlayMask } from "./images.ts";
+import { composeGrid, type GridCell, overlayMask } from "../plot/images.ts";
 
 /** Options of {@link categorySampleGrid} and {@link datasetOverviewGrid}. */
 export interface SampleGridOptions {

@@ -1,6 +1,7 @@
 /**
  * Plotting: figures as plotly-style JSON specs, rendered to SVG by our own code, to PNG through sharp, or shown
- * interactively in a browser; receptive-field drawings.
+ * interactively in a browser; receptive-field drawings; masks and regions drawn over images and labelled image
+ * grids.
  * @module
  */
 export {
@@ -42,6 +43,20 @@ export {
   type Trace,
   type TraceBase,
 } from "./figure.ts";
+export {
+  composeGrid,
+  DEFECT_COLOR,
+  denormalizeImage,
+  fitText,
+  type GridCell,
+  type GridOptions,
+  maskOutline,
+  outlineMask,
+  overlayMask,
+  type OverlayOptions,
+  PASTE_COLOR,
+  type Rgb,
+} from "./images.ts";
 export { figureToPng, type PngOptions, saveFigurePng, savePng, saveSvg, svgSize, svgToPng } from "./png.ts";
 export {
   type FieldCell,
@@ -68,4 +83,6 @@ export {
 } from "./svg.ts";
 
 // Types and values the API above refers to, defined in other areas.
+export type { Mask } from "../image/rgb_image.ts";
+export type { RgbImage } from "../image/rgb_image.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";

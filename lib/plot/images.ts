@@ -1,5 +1,5 @@
 /**
- * Pictures for the notebooks: ground-truth masks and pasted regions drawn over images (tinted fill and/or
+ * Pictures for the notebooks and the report: ground-truth masks and pasted regions drawn over images (tinted fill and/or
  * outline), ImageNet-normalised batches turned back into pixels, and labelled image grids composed with
  * sharp into one PNG.
  * @module
@@ -8,7 +8,7 @@ import { Buffer } from "node:buffer";
 import sharp from "sharp";
 import { cloneRgbImage, createMask, type Mask, type RgbImage } from "../image/rgb_image.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
-import { escapeXml } from "../plot/svg.ts";
+import { escapeXml } from "./svg.ts";
 
 /** An RGB colour, 0–255 per channel. */
 export type Rgb = readonly [number, number, number];
