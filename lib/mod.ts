@@ -6,6 +6,7 @@
  *
  * @example Train, evaluate and predict on the embedded synthetic set (tiny sizes: a smoke run)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureDataset, evaluateCategories, initBackend, predictImages, trainCategory, TRAIN_DEFAULTS } from "./mod.ts";
  * await initBackend("wasm");
  * const out = await Deno.makeTempDir();
@@ -20,7 +21,8 @@
  *   categories: [category], dataDir: data.path, modelDir, density: "gaussian", savePlots: false,
  *   batchSize: 8, quiet: true,
  * });
- * const [first] = await predictImages({ category, modelDir, inputs: [`${data.path}/${category}/test`] });
+ * const [first] = await predictImages({ category, modelDir, inputs: [`${data.path}/${category}/test/good`] });
+ * assert.ok(Number.isFinite(first.score) && first.threshold === first.threshold);
  * console.log(first.anomalous ? "anomalous" : "normal", first.score.toFixed(3));
  * await Deno.remove(out, { recursive: true });
  * ```

@@ -1,6 +1,18 @@
 /**
  * Training augmentations: torchvision-style colour jitter and the CutPaste variants (normal, scar, 3-way,
  * union) with their geometry.
+ *
+ * @example The three views of one image that 3-way training sees
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createRgbImage } from "../data/mod.ts";
+ * import { cutPaste3Way } from "./mod.ts";
+ * import { createRng } from "../util/rng.ts";
+ * const image = createRgbImage(64, 64);
+ * image.data.fill(128);
+ * const { original, normal, scar } = cutPaste3Way(image, createRng(0));
+ * assert.ok(original === image && normal.image.width === 64 && scar.image.height === 64);
+ * ```
  * @module
  */
 export {

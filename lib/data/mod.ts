@@ -2,6 +2,19 @@
  * Data: the MVTec AD layout (listing, validation, counts), image decoding and resizing with sharp (bicubic,
  * RGB, pixel limit), ImageNet normalisation, streaming extraction of the official archive, the embedded
  * synthetic MVTec-like generator, and the in-memory image types.
+ *
+ * @example Generate the synthetic MVTec-like set and count a category's images
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { categoryCounts, generateSyntheticDataset, listCategory, loadRgb } from "./mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * const info = await generateSyntheticDataset(dir, { size: 32 });
+ * const records = await listCategory(dir, info.categories[0]);
+ * console.log(categoryCounts(records)); // train, testGood, testDefective, byDefectType
+ * const image = await loadRgb(records[0].path, 32); // decoded, RGB, resized to 32×32 (bicubic)
+ * assert.ok(image.data.length === 32 * 32 * 3);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  * @module
  */
 export { type CategoryImages, loadCategoryImages } from "./category_images.ts";

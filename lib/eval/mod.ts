@@ -2,6 +2,18 @@
  * Evaluation maths: dense linear algebra, Gaussian (Ledoit–Wolf) and KDE densities with anomaly scores and
  * their JSON form, ROC curve / AUROC / Youden threshold, t-SNE with trustworthiness, embedding a set of
  * images, the fitted-density file and the published reference numbers.
+ *
+ * @example Fit the Gaussian on normal embeddings, score test rows and compute the AUROC
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createMatrix, fitGaussianDensity, mahalanobisScores, rocAuc } from "./mod.ts";
+ * const train = createMatrix(4, 2, Float64Array.from([1, 0, 0.9, 0.1, 1, 0.2, 0.8, 0]));
+ * const density = fitGaussianDensity(train);
+ * const test = createMatrix(2, 2, Float64Array.from([0.95, 0.05, -1, 1]));
+ * const scores = mahalanobisScores(density, test);
+ * assert.ok(scores[1] > scores[0]);
+ * console.log(rocAuc([0, 1], scores)); // 1
+ * ```
  * @module
  */
 export {

@@ -1,6 +1,21 @@
 /**
  * Export: the TensorFlow.js graph model written from our network, the inference bundle (graph model +
  * density + threshold + metadata) and running a bundle on images without any training code.
+ *
+ * @example A network as a TensorFlow.js graph model that takes raw RGB and outputs its embedding
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { createProjectionNet, defaultProjectionNetConfig, disposeParams } from "../model/mod.ts";
+ * import { buildGraphModel, loadGraphModelFromArtifacts } from "./mod.ts";
+ * await tf.setBackend("cpu");
+ * const net = createProjectionNet(defaultProjectionNetConfig(), 0);
+ * const graph = await loadGraphModelFromArtifacts(await buildGraphModel(net, { imageSize: 32 }));
+ * const embedding = graph.execute({ image: tf.fill([1, 32, 32, 3], 128) }, "embedding") as tf.Tensor;
+ * assert.deepEqual(embedding.shape, [1, 512]);
+ * disposeParams(net.params);
+ * ```
  * @module
  */
 export { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata, exportBundle } from "./bundle.ts";

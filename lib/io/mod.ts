@@ -1,6 +1,16 @@
 /**
  * Files on disk: safetensors, atomic writes, and one module per file format we write (per-image scores, run
  * information, `models_perf.csv`), each with its path, type, writer and validating reader.
+ *
+ * @example Write and read a safetensors file (PyTorch's weight format)
+ * ```ts
+ * import { readSafetensors, writeSafetensors } from "./mod.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await writeSafetensors(path, { "fc.weight": { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } });
+ * const file = await readSafetensors(path);
+ * console.log(file.tensors.get("fc.weight")?.shape); // [2, 2]
+ * await Deno.remove(path);
+ * ```
  * @module
  */
 export { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";

@@ -1,6 +1,19 @@
 /**
  * The network: ResNet18 (torchvision layout, PyTorch padding and BatchNorm numerics), SSPCAB, the MLP head and
  * the ProjectionNet that joins them, its parameters, PyTorch-named state dicts and ImageNet weights.
+ *
+ * @example Embed a batch with a randomly initialised ProjectionNet
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { createProjectionNet, defaultProjectionNetConfig, disposeParams, projectionNetEmbed } from "./mod.ts";
+ * await tf.setBackend("cpu");
+ * const net = createProjectionNet(defaultProjectionNetConfig(), 0);
+ * const embedding = projectionNetEmbed(net, tf.randomNormal([2, 32, 32, 3]));
+ * assert.ok(embedding.shape[0] === 2 && embedding.shape[1] === 512);
+ * disposeParams(net.params);
+ * ```
  * @module
  */
 export {

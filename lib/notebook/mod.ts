@@ -1,6 +1,14 @@
 /**
  * Notebook views: turn the library's results into tables, figures, image grids and live outputs for the
  * Deno Jupyter kernel.
+ *
+ * @example A table for a notebook cell (rendered by the Deno Jupyter kernel, plain text elsewhere)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bundleOf, keyValueTable } from "./mod.ts";
+ * const table = keyValueTable({ category: "bottle", auroc: 0.998 }, "Result");
+ * assert.ok(bundleOf(table)["text/html"].includes("bottle"));
+ * ```
  * @module
  */
 export {

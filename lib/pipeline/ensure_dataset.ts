@@ -98,10 +98,11 @@ export async function ensureSyntheticDataset(dir: string, size: number): Promise
  *
  * @example Use the synthetic set when no MVTec AD folder is around
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureDataset } from "./ensure_dataset.ts";
  * const dir = await Deno.makeTempDir();
  * const data = await ensureDataset({ outputDir: dir, size: 32, defaultDir: `${dir}/none` });
- * console.assert(data.source === "synthetic" && data.categories.length > 0);
+ * assert.ok(data.source === "synthetic" && data.categories.length > 0);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -2,6 +2,17 @@
  * Orchestration: the steps that string the building blocks together — getting a data set
  * (`ensureDataset`), evaluating categories and writing their results, predicting images with a trained
  * model, comparing compute backends on a bundle, and the whole walkthrough as one run.
+ *
+ * @example Get a data set (the synthetic one when no MVTec AD folder is around) and pick its first category
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ensureDataset, pickCategory } from "./mod.ts";
+ * const out = await Deno.makeTempDir();
+ * const data = await ensureDataset({ outputDir: out, size: 32, defaultDir: null });
+ * assert.equal(data.source, "synthetic");
+ * console.log(pickCategory("", data)); // the first category present
+ * await Deno.remove(out, { recursive: true });
+ * ```
  * @module
  */
 export { type BackendRun, compareBackends, type CompareBackendsOptions } from "./compare_backends.ts";

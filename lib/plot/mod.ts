@@ -2,6 +2,14 @@
  * Plotting: figures as plotly-style JSON specs, rendered to SVG by our own code, to PNG through sharp, or shown
  * interactively in a browser; receptive-field drawings; masks and regions drawn over images and labelled image
  * grids.
+ *
+ * @example A ROC curve as an SVG document
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderSvg, rocFigure } from "./mod.ts";
+ * const svg = renderSvg(rocFigure([{ name: "bottle", fpr: [0, 0.2, 1], tpr: [0, 0.9, 1], auc: 0.89 }]));
+ * assert.ok(svg.startsWith("<svg"));
+ * ```
  * @module
  */
 export {

@@ -2,6 +2,14 @@
  * Training: the configuration and its defaults, the batch plan and batch builder (3-way CutPaste items),
  * SGD/Adam with PyTorch semantics, the cosine schedules, gradients, resumable checkpoints, the training loop
  * and the trained-model file.
+ *
+ * @example The reference's learning-rate schedule (Paddle's cosine with T_max = 10, stepped every step)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { learningRateAt, TRAIN_DEFAULTS } from "./mod.ts";
+ * const lr = [0, 10, 20].map((step) => learningRateAt("paddle-cosine", TRAIN_DEFAULTS.lr, step, 500));
+ * assert.ok(Math.abs(lr[0] - 0.03) < 1e-12 && lr[1] < 1e-12 && Math.abs(lr[2] - 0.03) < 1e-12);
+ * ```
  * @module
  */
 export { type Batch, batchesPerPass, batchImageIndices, type BatchPlan, buildBatch } from "./batch_plan.ts";
