@@ -9,6 +9,8 @@ import { runCli } from "../util/errors.ts";
 import { runPipeline } from "../pipeline/run_pipeline.ts";
 import { perfCsvPath, plotDir } from "../eval/run_eval.ts";
 import { pipelineFlags, pipelineOptionsFromFlags } from "./pipeline_flags.ts";
+import { BACKEND_CHOICES } from "../backend.ts";
+import { ENV } from "../config/env.ts";
 
 const SUMMARY = "Run CutPaste + SSPCAB end to end (train → eval → export → infer) on one category.";
 const FLAGS = pipelineFlags({
@@ -17,7 +19,8 @@ const FLAGS = pipelineFlags({
   testEpochs: 20,
   batchSize: 8,
   size: 128,
-  backend: Deno.env.get("SSPCAB_BACKEND") ?? "auto",
+  backend: () => ENV.backend.get(),
+  backendChoices: BACKEND_CHOICES,
 });
 
 if (import.meta.main) {
