@@ -14,7 +14,7 @@ Deno.test("progress: a plain sink gets a line per 10 % bucket and the final one"
   // Buckets 0 % (first tick at 5 %) … 90 %, 100 % at the last tick, then done().
   assertEquals(lines.length, 12, lines.join(""));
   assert(lines.every((l) => l.endsWith("\n") && !l.includes("\r")));
-  assertMatch(lines[0], /^load \[#{1}-{23}\]   5% 1\/20 img /);
+  assertMatch(lines[0], /^load \[#{1}-{23}\] {3}5% 1\/20 img /);
   assertMatch(lines[lines.length - 1], /^load \[#{24}\] 100% 20\/20 img .* ok\n$/);
 });
 
