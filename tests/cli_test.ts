@@ -1,10 +1,16 @@
 /**
- * The command-line entry points on bad input: a clear one-line `error:` and a non-zero exit, never a stack
- * trace — unknown flag, missing data folder, category without images, missing or mismatched model file,
- * corrupt image, missing bundle.
+ * The flag parser (typed from the declaration: values, defaults, choices, the forms it accepts) and the
+ * command-line entry points on bad input: a clear one-line `error:` and a non-zero exit, never a stack
+ * trace — unknown flag, bad environment variable, missing data folder, category without images, missing or
+ * mismatched model file, corrupt image, missing bundle.
  */
 import { join } from "@std/path";
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { defineFlags, type ParsedFlags, parseFlags, usage } from "../lib/cli/flags.ts";
+import { parseCommand } from "../lib/cli/common.ts";
+import { TRAIN_FLAGS, trainConfigFromFlags } from "../lib/cli/train.ts";
+import { pipelineFlags, pipelineOptionsFromFlags } from "../lib/cli/pipeline_flags.ts";
+import { UserError } from "../lib/util/errors.ts";
 import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { createProjectionNet } from "../lib/model/projection_net.ts";
 import { saveStateDict } from "../lib/model/state_dict.ts";
@@ -18,12 +24,13 @@ const root = join(import.meta.dirname!, "..");
 async function cli(
   script: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(root, "lib", "cli", script), ...args],
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", SSPCAB_BACKEND: "cpu" },
+    env: { NO_COLOR: "1", SSPCAB_BACKEND: "cpu", ...env },
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
@@ -36,6 +43,269 @@ function assertCleanError(r: { code: number; stderr: string }, ...fragments: str
   for (const f of fragments) assertStringIncludes(r.stderr, f);
 }
 
+/** Compile-time equality of two types: `true` only when each is assignable to the other. */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+
+const SPEC = defineFlags({
+  data_dir: { type: "string", default: "data/mvtec", help: "data folder" },
+  epochs: { type: "number", default: 500, help: "training steps" },
+  save_plots: { type: "boolean", default: false, help: "write plots" },
+  optim: { type: "string", default: "sgd", choices: ["sgd", "adam"], help: "optimiser" },
+  variant: { type: "string", choices: ["3way", "scar"], help: "variant" },
+  model_path: { type: "string", aliases: ["model"], help: "model file" },
+  seed: { type: "number", help: "seed" },
+  resume: { type: "boolean", help: "resume" },
+});
+
+Deno.test("flags: value types are inferred from the declaration (defaults, undefined, choices)", () => {
+  const f = parseFlags([], SPEC, "t", "");
+  const exact: Equals<
+    typeof f,
+    {
+      data_dir: string;
+      epochs: number;
+      save_plots: boolean;
+      optim: "sgd" | "adam";
+      variant: "3way" | "scar" | undefined;
+      model_path: string | undefined;
+      seed: number | undefined;
+      resume: boolean | undefined;
+    } & { help: boolean; _: string[] }
+  > = true;
+  assert(exact);
+  // The same inference from an `as const` declaration.
+  const plain = { n: { type: "number", default: 1, help: "" }, s: { type: "string", help: "" } } as const;
+  const g = parseFlags([], plain, "t", "");
+  const exactPlain: Equals<typeof g, { n: number; s: string | undefined } & { help: boolean; _: string[] }> =
+    true;
+  assert(exactPlain);
+  // Defaults fill in, flags without one stay undefined.
+  assertEquals(f, {
+    data_dir: "data/mvtec",
+    epochs: 500,
+    save_plots: false,
+    optim: "sgd",
+    help: false,
+    _: [],
+  });
+  assertEquals(g, { n: 1, help: false, _: [] });
+  // A choice default outside its choices, or an unknown type, does not compile.
+  // @ts-expect-error "rmsprop" is not one of the choices
+  defineFlags({ optim: { type: "string", default: "rmsprop", choices: ["sgd", "adam"], help: "" } });
+  // @ts-expect-error no such flag type
+  defineFlags({ n: { type: "integer", help: "" } });
+  // @ts-expect-error a number default on a string flag
+  defineFlags({ s: { type: "string", default: 3, help: "" } });
+});
+
+Deno.test("flags: snake_case, kebab-case, =value, aliases, booleans, positionals, last one wins", () => {
+  const f = parseFlags(
+    [
+      "--data-dir",
+      "x",
+      "pos1",
+      "--epochs=8",
+      "--save-plots",
+      "--optim",
+      "adam",
+      "--model",
+      "m.safetensors",
+      "--resume",
+      "false",
+      "--seed",
+      "-3",
+      "--variant=scar",
+      "pos2",
+      "--epochs",
+      "1e2",
+    ],
+    SPEC,
+    "t",
+    "",
+  );
+  assertEquals(f, {
+    data_dir: "x",
+    epochs: 100,
+    save_plots: true,
+    optim: "adam",
+    variant: "scar",
+    model_path: "m.safetensors",
+    seed: -3,
+    resume: false,
+    help: false,
+    _: ["pos1", "pos2"],
+  });
+  assertEquals(parseFlags(["--no-save_plots"], SPEC, "t", "").save_plots, false);
+  assertEquals(parseFlags(["--no-save-plots"], SPEC, "t", "").save_plots, false);
+  assertEquals(parseFlags(["--save_plots=0"], SPEC, "t", "").save_plots, false);
+  assertEquals(parseFlags(["--save_plots=TRUE"], SPEC, "t", "").save_plots, true);
+  assertEquals(parseFlags(["--help"], SPEC, "t", "").help, true);
+  assertEquals(parseFlags(["-h"], SPEC, "t", "").help, true);
+});
+
+Deno.test("flags: unknown, malformed or out-of-choice flags are a UserError with the usage text", () => {
+  const bad: [string[], string][] = [
+    [["--optim", "rmsprop"], 'must be one of sgd, adam, got "rmsprop"'],
+    [["--variant=union"], "must be one of 3way, scar"],
+    [["--epochs"], "--epochs needs a value"],
+    [["--epochs", "many"], '--epochs takes a number, got "many"'],
+    [["--epochs="], "--epochs takes a number"],
+    [["--save_plots=maybe"], "--save_plots takes true or false"],
+    [["--no-save_plots=1"], "takes no value"],
+    [["--no-epochs"], "unknown flag --no_epochs"],
+    [["--nope"], "unknown flag --nope"],
+  ];
+  for (const [args, message] of bad) {
+    const err = assertThrows(() => parseFlags(args, SPEC, "t", "what t does"), UserError, message);
+    assertStringIncludes(err.message, "usage: deno task t [flags]\nwhat t does");
+  }
+  assertThrows(() => parseFlags([], { help: { type: "boolean", help: "" } }, "t", ""), Error, "reserved");
+});
+
+Deno.test("flags: usage lists names, aliases, value kinds, choices and defaults", () => {
+  const text = usage("t", "what t does", SPEC);
+  assertStringIncludes(text, "usage: deno task t [flags]\nwhat t does\n\nflags:\n");
+  assertStringIncludes(text, "--data_dir VALUE");
+  assertStringIncludes(text, "(default: data/mvtec)");
+  assertStringIncludes(text, "--epochs N");
+  assertStringIncludes(text, "--optim sgd|adam");
+  assertStringIncludes(text, "--model_path, --model VALUE");
+  assert(/--save_plots\s+write plots \(default: false\)/.test(text), text);
+  assertStringIncludes(text, "--help");
+});
+
+Deno.test("flags: a function default is evaluated only when the flag is not given", () => {
+  const UNDECLARED = "SSPCAB_UNDECLARED_" + "VARIABLE";
+  let calls = 0;
+  const spec = defineFlags({
+    backend: {
+      type: "string",
+      choices: ["auto", "cpu"],
+      default: () => {
+        calls++;
+        return "auto" as const;
+      },
+      help: "",
+    },
+    broken: {
+      type: "string",
+      default: (): string => {
+        throw new UserError(`invalid ${UNDECLARED}`);
+      },
+      help: "a default that cannot be computed",
+    },
+  });
+  const f = parseFlags(["--backend", "cpu", "--broken", "x"], spec, "t", "");
+  assertEquals([f.backend, f.broken, calls], ["cpu", "x", 0]);
+  assertEquals(parseFlags(["--broken", "x"], spec, "t", "").backend, "auto");
+  assertEquals(calls, 1);
+  assertThrows(() => parseFlags([], spec, "t", ""), UserError, UNDECLARED);
+  // The usage text leaves out a default it cannot compute instead of failing.
+  assert(!usage("t", "", spec).includes("(default: undefined"));
+  assertStringIncludes(usage("t", "", spec), "a default that cannot be computed\n");
+});
+
+Deno.test("flags: --backend defaults to SSPCAB_BACKEND, which is checked only when the flag is not given", () => {
+  const before = Deno.env.get("SSPCAB_BACKEND");
+  try {
+    Deno.env.set("SSPCAB_BACKEND", "WASM");
+    assertEquals(parseCommand("train", "", TRAIN_FLAGS, [])?.backend, "wasm");
+    Deno.env.set("SSPCAB_BACKEND", "bogus");
+    assertThrows(
+      () => parseCommand("train", "", TRAIN_FLAGS, []),
+      UserError,
+      'invalid SSPCAB_BACKEND="bogus"',
+    );
+    assertEquals(parseCommand("train", "", TRAIN_FLAGS, ["--backend", "cpu"])?.backend, "cpu");
+    Deno.env.delete("SSPCAB_BACKEND");
+    assertEquals(parseCommand("train", "", TRAIN_FLAGS, [])?.backend, "auto");
+  } finally {
+    if (before === undefined) Deno.env.delete("SSPCAB_BACKEND");
+    else Deno.env.set("SSPCAB_BACKEND", before);
+  }
+});
+
+Deno.test("train: flags become the training configuration; counts must be positive integers", () => {
+  const flags = parseCommand("train", "", TRAIN_FLAGS, [
+    "--data_dir",
+    "d",
+    "--epochs",
+    "7",
+    "--test-epochs",
+    "2.7",
+    "--optim",
+    "adam",
+    "--schedule",
+    "constant",
+    "--variant",
+    "scar",
+    "--no-pretrained",
+    "--no_sspcab",
+    "--backend",
+    "cpu",
+  ])!;
+  const exact: Equals<typeof flags.optim, "sgd" | "adam"> = true;
+  assert(exact);
+  const config = trainConfigFromFlags(flags, "bottle");
+  assertEquals(
+    [config.category, config.dataDir, config.epochs, config.testEpochs, config.optim, config.schedule],
+    ["bottle", "d", 7, 2, "adam", "constant"],
+  );
+  assertEquals([config.variant, config.pretrained, config.sspcab, config.backend], [
+    "scar",
+    null,
+    false,
+    "cpu",
+  ]);
+  assertEquals(config.batchSize, 96, "the reference's default");
+  const withWeights = trainConfigFromFlags(
+    parseCommand("train", "", TRAIN_FLAGS, ["--pretrained", "w.st"])!,
+    "c",
+  );
+  assertEquals(withWeights.pretrained, "w.st");
+  for (const args of [["--epochs", "0"], ["--batch_size", "1.5"], ["--size", "-1"]]) {
+    assertThrows(
+      () => trainConfigFromFlags(parseCommand("train", "", TRAIN_FLAGS, args)!, "c"),
+      UserError,
+      "must be a positive integer",
+    );
+  }
+});
+
+Deno.test("pipeline/tipc: flags with per-command defaults and backend choices become pipeline options", () => {
+  const tipc = pipelineFlags({
+    outputDir: "outputs/tipc",
+    epochs: 3,
+    testEpochs: 3,
+    batchSize: 2,
+    size: 64,
+    backend: "wasm",
+    backendChoices: ["wasm", "cpu"] as const,
+  });
+  const flags: ParsedFlags<typeof tipc> = parseFlags(
+    ["--type", "bottle", "--pretrained", "w"],
+    tipc,
+    "tipc",
+    "",
+  );
+  const exact: Equals<typeof flags.backend, "wasm" | "cpu"> = true;
+  assert(exact);
+  const options = pipelineOptionsFromFlags(flags, false);
+  assertEquals(
+    [options.category, options.outputDir, options.epochs, options.batchSize, options.size, options.backend],
+    ["bottle", "outputs/tipc", 3, 2, 64, "wasm"],
+  );
+  assertEquals(options.trainFlags, ["--pretrained", "w", "--freeze_resnet", "0"]);
+  assertEquals(pipelineOptionsFromFlags(parseFlags([], tipc, "tipc", ""), true).trainFlags, [
+    "--no-pretrained",
+  ]);
+  assertThrows(
+    () => parseFlags(["--backend", "webgpu"], tipc, "tipc", ""),
+    UserError,
+    "must be one of wasm, cpu",
+  );
+});
+
 Deno.test("train: unknown flag prints usage, not a stack trace", async () => {
   const r = await cli("train.ts", ["--bogus_flag", "1"]);
   assertCleanError(r, "unknown flag --bogus_flag", "usage: deno task train");
@@ -44,6 +314,11 @@ Deno.test("train: unknown flag prints usage, not a stack trace", async () => {
 Deno.test("train: a flag needing a number rejects text", async () => {
   const r = await cli("train.ts", ["--epochs", "many"]);
   assertCleanError(r, "--epochs takes a number");
+});
+
+Deno.test("eval: a bad SSPCAB_BACKEND is a clean error naming the variable", async () => {
+  const r = await cli("eval.ts", ["--type", "bottle"], { SSPCAB_BACKEND: "quantum" });
+  assertCleanError(r, 'invalid SSPCAB_BACKEND="quantum"', "auto, tensorflow, webgpu, wasm, cpu");
 });
 
 Deno.test("train: missing data folder names it", async () => {

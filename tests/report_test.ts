@@ -18,7 +18,8 @@ import {
   stripExternalResources,
 } from "../lib/report/html.ts";
 import { codeCellNumber, executeNotebook, formatFailure, stripAnsi } from "../lib/report/execute.ts";
-import { shebangInterpreter, whichOnPath } from "../lib/report/jupyter.ts";
+import { findJupyterPython, shebangInterpreter, whichOnPath } from "../lib/report/jupyter.ts";
+import { findChromium } from "../lib/report/screenshot.ts";
 import { listNotebooks, notebookEnv, progressPrinter } from "../lib/report/run.ts";
 import { DRIVER_PY } from "../lib/report/driver.ts";
 import { UserError } from "../lib/util/errors.ts";
@@ -358,6 +359,28 @@ Deno.test("jupyter: shebang interpreters and PATH lookup", async () => {
     assertEquals(await whichOnPath("tool", `/nonexistent:${dir}`), join(dir, "tool"));
     assertEquals(await whichOnPath("no-such-tool-xyz", dir), null);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("jupyter/screenshot: SSPCAB_PYTHON and SSPCAB_CHROMIUM are used first", async () => {
+  const dir = await Deno.makeTempDir();
+  const before = { py: Deno.env.get("SSPCAB_PYTHON"), chromium: Deno.env.get("SSPCAB_CHROMIUM") };
+  const restore = (name: string, v: string | undefined) =>
+    v === undefined ? Deno.env.delete(name) : Deno.env.set(name, v);
+  try {
+    // A stand-in Python that "imports nbclient" (exits 0) and records that it was asked.
+    const fake = join(dir, "fake-python");
+    await Deno.writeTextFile(fake, `#!/bin/sh\necho "$@" > "${join(dir, "asked")}"\nexit 0\n`);
+    await Deno.chmod(fake, 0o755);
+    Deno.env.set("SSPCAB_PYTHON", ` ${fake} `);
+    assertEquals(await findJupyterPython(), fake);
+    assertStringIncludes(await Deno.readTextFile(join(dir, "asked")), "import nbclient");
+    Deno.env.set("SSPCAB_CHROMIUM", "my-browsers/chromium");
+    assertEquals(await findChromium(), "my-browsers/chromium");
+  } finally {
+    restore("SSPCAB_PYTHON", before.py);
+    restore("SSPCAB_CHROMIUM", before.chromium);
     await Deno.remove(dir, { recursive: true });
   }
 });

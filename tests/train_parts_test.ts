@@ -87,12 +87,12 @@ Deno.test("batch plan: drop_last passes over the repeated data set, deterministi
 });
 
 Deno.test("flags: snake_case and kebab-case, --no-x, =value, errors with usage", () => {
-  const specs = [
-    { name: "data_dir", type: "string" as const, default: "d", help: "" },
-    { name: "batch_size", type: "number" as const, default: 96, help: "" },
-    { name: "save_plots", type: "boolean" as const, default: false, help: "" },
-    { name: "optim", type: "string" as const, default: "sgd", choices: ["sgd", "adam"], help: "" },
-  ];
+  const specs = {
+    data_dir: { type: "string", default: "d", help: "" },
+    batch_size: { type: "number", default: 96, help: "" },
+    save_plots: { type: "boolean", default: false, help: "" },
+    optim: { type: "string", default: "sgd", choices: ["sgd", "adam"], help: "" },
+  } as const;
   const f = parseFlags(
     ["--data-dir", "x", "--batch_size=8", "--save-plots", "--optim", "adam", "pos"],
     specs,

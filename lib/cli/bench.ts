@@ -10,45 +10,40 @@
  */
 import { fromFileUrl, join } from "@std/path";
 import { parseCommand, startBackend } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags, type ParsedFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
+import { BACKEND_CHOICES, type BackendChoice, parseBackendChoice } from "../backend.ts";
 import { type Measurement, measureWorkloads } from "../bench/measure.ts";
 import { type SoakSample, soakTraining } from "../bench/soak.ts";
 
 const SUMMARY = "Benchmark training and embedding on each backend against PyTorch on the same machine.";
 
-const FLAGS: FlagSpec[] = [
-  { name: "size", type: "number", default: 256, help: "image side" },
-  { name: "batch_size", type: "number", default: 8, help: "items per batch (the training step sees 3×)" },
-  { name: "steps", type: "number", default: 3, help: "measured repetitions after one warm-up" },
-  {
-    name: "backends",
-    type: "string",
-    default: "wasm,webgpu",
-    help: "comma list among tensorflow,webgpu,wasm,cpu",
-  },
-  { name: "backend", type: "string", help: "measure one backend (alias of --backends)" },
-  { name: "python", type: "string", default: "python3", help: "Python with torch for the PyTorch peer" },
-  { name: "threads", type: "number", default: navigator.hardwareConcurrency ?? 2, help: "PyTorch threads" },
-  {
-    name: "allow_software",
-    type: "boolean",
-    default: false,
-    help: "also time WebGPU on a software adapter (slow)",
-  },
-  {
-    name: "soak",
-    type: "number",
-    default: 0,
-    help: "run this many training steps on one backend, watch memory",
-  },
-  { name: "soak_every", type: "number", help: "with --soak: sample every N steps (default: ~20 samples)" },
-  { name: "child", type: "string", help: "(internal) measure this backend and print JSON" },
-];
+const FLAGS = defineFlags({
+  size: { type: "number", default: 256, help: "image side" },
+  batch_size: { type: "number", default: 8, help: "items per batch (the training step sees 3×)" },
+  steps: { type: "number", default: 3, help: "measured repetitions after one warm-up" },
+  backends: { type: "string", default: "wasm,webgpu", help: "comma list among tensorflow,webgpu,wasm,cpu" },
+  backend: { type: "string", choices: BACKEND_CHOICES, help: "measure one backend (alias of --backends)" },
+  python: { type: "string", default: "python3", help: "Python with torch for the PyTorch peer" },
+  threads: { type: "number", default: navigator.hardwareConcurrency ?? 2, help: "PyTorch threads" },
+  allow_software: { type: "boolean", default: false, help: "also time WebGPU on a software adapter (slow)" },
+  soak: { type: "number", default: 0, help: "run this many training steps on one backend, watch memory" },
+  soak_every: { type: "number", help: "with --soak: sample every N steps (default: ~20 samples)" },
+  child: { type: "string", choices: BACKEND_CHOICES, help: "(internal) measure this backend and print JSON" },
+});
+
+/** The parsed flags of `bench`. */
+type BenchFlags = ParsedFlags<typeof FLAGS>;
+
+/** The backends to measure: `--backend`, else the `--backends` list (each checked). */
+function chosenBackends(flags: BenchFlags): BackendChoice[] {
+  if (flags.backend) return [flags.backend];
+  return flags.backends.split(",").map((s) => s.trim()).filter(Boolean).map(parseBackendChoice);
+}
 
 const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 
-async function runChild(backend: string, flags: Record<string, unknown>): Promise<Measurement | string> {
+async function runChild(backend: string, flags: BenchFlags): Promise<Measurement | string> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -57,11 +52,11 @@ async function runChild(backend: string, flags: Record<string, unknown>): Promis
       "--child",
       backend,
       "--size",
-      String(flags.size),
+      `${flags.size}`,
       "--batch_size",
-      String(flags.batch_size),
+      `${flags.batch_size}`,
       "--steps",
-      String(flags.steps),
+      `${flags.steps}`,
       ...(flags.allow_software ? ["--allow_software"] : []),
     ],
     stdout: "piped",
@@ -85,10 +80,10 @@ function pythonCandidates(flag: string): string[] {
 }
 
 async function runTorch(
-  flags: Record<string, unknown>,
+  flags: BenchFlags,
 ): Promise<{ peer: string; train_step_s: number; forward_s: number; peak_rss_mb: number } | string> {
   let last = "PyTorch peer not available";
-  for (const python of pythonCandidates(String(flags.python))) {
+  for (const python of pythonCandidates(flags.python)) {
     const result = await runTorchWith(python, flags);
     if (typeof result !== "string") return result;
     last = result;
@@ -98,20 +93,20 @@ async function runTorch(
 
 async function runTorchWith(
   python: string,
-  flags: Record<string, unknown>,
+  flags: BenchFlags,
 ): Promise<{ peer: string; train_step_s: number; forward_s: number; peak_rss_mb: number } | string> {
   try {
     const out = await new Deno.Command(python, {
       args: [
         join(ROOT, "tests/bench/torch_reference.py"),
         "--size",
-        String(flags.size),
+        `${flags.size}`,
         "--batch",
-        String(flags.batch_size),
+        `${flags.batch_size}`,
         "--steps",
-        String(flags.steps),
+        `${flags.steps}`,
         "--threads",
-        String(flags.threads),
+        `${flags.threads}`,
       ],
       stdout: "piped",
       stderr: "piped",
@@ -132,14 +127,14 @@ const ratio = (
 ) => (Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : "—");
 
 /** `--soak`: train on one backend for many steps and report whether memory and tensor counts stay flat. */
-async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
-  const backend = String(flags.backend ?? String(flags.backends).split(",")[0]).trim();
+async function runSoak(flags: BenchFlags): Promise<boolean> {
+  const backend = chosenBackends(flags)[0] ?? "wasm";
   const info = await startBackend(backend);
-  if (info.name !== backend) throw new UserError(`backend ${backend} is not available`);
-  const steps = Math.max(2, Math.floor(Number(flags.soak)));
+  if (backend !== "auto" && info.name !== backend) throw new UserError(`backend ${backend} is not available`);
+  const steps = Math.max(2, Math.floor(flags.soak));
   console.log(
     `soak: ${steps} training steps on ${info.name} (${info.device}), ${flags.size}², batch ${flags.batch_size} → ${
-      3 * Number(flags.batch_size)
+      3 * flags.batch_size
     } images`,
   );
   const header = ["step", "time", "loss", "RSS", "JS heap", "tensors", "tensor MiB", "wasm heap"];
@@ -158,9 +153,9 @@ async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
   console.log(line(header));
   const result = await soakTraining({
     steps,
-    size: Number(flags.size),
-    batch: Number(flags.batch_size),
-    every: flags.soak_every === undefined ? undefined : Number(flags.soak_every),
+    size: flags.size,
+    batch: flags.batch_size,
+    every: flags.soak_every,
     onSample: (s) => console.log(line(row(s))),
   });
   const flat = result.tensorsFlat && result.rssFlat && result.wasmHeapGrowthMb === 0;
@@ -180,7 +175,7 @@ if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("bench", SUMMARY, FLAGS);
     if (!flags) return;
-    if (Number(flags.soak) > 0) {
+    if (flags.soak > 0) {
       if (!(await runSoak(flags))) Deno.exitCode = 1;
       return;
     }
@@ -195,17 +190,17 @@ if (import.meta.main) {
       }
       const slow = info.name === "cpu" || software;
       const m = await measureWorkloads({
-        size: Number(flags.size),
-        batch: Number(flags.batch_size),
-        steps: slow ? 1 : Number(flags.steps),
+        size: flags.size,
+        batch: flags.batch_size,
+        steps: slow ? 1 : flags.steps,
       });
       console.log(JSON.stringify({ ...m, device: info.device }));
       return;
     }
-    const backends = String(flags.backend ?? flags.backends).split(",").map((s) => s.trim()).filter(Boolean);
+    const backends = chosenBackends(flags);
     console.log(
       `ProjectionNet (ResNet18 + SSPCAB, 3-way), ${flags.size}², batch ${flags.batch_size} → ${
-        3 * Number(flags.batch_size)
+        3 * flags.batch_size
       } training images; medians of ${flags.steps} after a warm-up; ${navigator.hardwareConcurrency} logical cores`,
     );
     const torch = await runTorch(flags);
@@ -228,7 +223,7 @@ if (import.meta.main) {
         torch.peer,
         fmt(peerTrain),
         "1.00×",
-        (3 * Number(flags.batch_size) / peerTrain).toFixed(1),
+        (3 * flags.batch_size / peerTrain).toFixed(1),
         fmt(peerFwd),
         "1.00×",
         `${torch.peak_rss_mb.toFixed(0)} MiB`,

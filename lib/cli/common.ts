@@ -2,63 +2,60 @@
  * Flags shared by several commands and the glue every command uses: parse, print help, pick the backend.
  * @module
  */
-import { type FlagSpec, type ParsedFlags, parseFlags, usage } from "./flags.ts";
+import { type CheckFlagSpecs, type FlagSpecs, type ParsedFlags, parseFlags, usage } from "./flags.ts";
 import {
   BACKEND_CHOICES,
+  type BackendChoice,
   type BackendInfo,
   describeBackend,
   initBackend,
-  parseBackendChoice,
 } from "../backend.ts";
+import { ENV } from "../config/env.ts";
 
 /** The default data folder: `SSPCAB_DATA_DIR`, else `data/mvtec`. */
 export function defaultDataDir(): string {
-  return Deno.env.get("SSPCAB_DATA_DIR") ?? "data/mvtec";
+  return ENV.dataDir.get() ?? "data/mvtec";
 }
 
 /** `--backend` (default: `SSPCAB_BACKEND`, else auto). */
-export const BACKEND_FLAG: FlagSpec = {
-  name: "backend",
+export const BACKEND_FLAG = {
   type: "string",
-  default: Deno.env.get("SSPCAB_BACKEND") ?? "auto",
+  default: () => ENV.backend.get(),
   choices: BACKEND_CHOICES,
-  help: "compute backend",
-};
+  help: "compute backend; SSPCAB_BACKEND sets the default",
+} as const;
 
 /** `--data_dir`. */
-export const DATA_DIR_FLAG: FlagSpec = {
-  name: "data_dir",
+export const DATA_DIR_FLAG = {
   type: "string",
-  default: defaultDataDir(),
-  help: "MVTec AD folder (default: SSPCAB_DATA_DIR or data/mvtec)",
-};
+  default: defaultDataDir,
+  help: "MVTec AD folder; SSPCAB_DATA_DIR sets the default",
+} as const;
 
 /** `--model_dir`. */
-export const MODEL_DIR_FLAG: FlagSpec = {
-  name: "model_dir",
+export const MODEL_DIR_FLAG = {
   type: "string",
   default: "outputs/models",
   help: "folder of trained models and their results",
-};
+} as const;
 
 /** `--type`: categories. */
-export const TYPE_FLAG: FlagSpec = {
-  name: "type",
+export const TYPE_FLAG = {
   type: "string",
   default: "all",
   help: "category, comma list, or all",
-};
+} as const;
 
 /**
  * Parse flags for a command; returns undefined (after printing the usage) when `--help` was asked for.
  */
-export function parseCommand(
+export function parseCommand<const S extends FlagSpecs>(
   command: string,
   summary: string,
-  specs: readonly FlagSpec[],
+  specs: S & CheckFlagSpecs<S>,
   args: readonly string[] = Deno.args,
-): ParsedFlags | undefined {
-  const flags = parseFlags(args, specs, command, summary);
+): ParsedFlags<S> | undefined {
+  const flags = parseFlags<S>(args, specs, command, summary);
   if (flags.help) {
     console.log(usage(command, summary, specs));
     return undefined;
@@ -68,10 +65,10 @@ export function parseCommand(
 
 /** Start the chosen backend and print which one is used and why others were skipped. */
 export async function startBackend(
-  choice: unknown,
+  choice: BackendChoice,
   log: (line: string) => void = console.log,
 ): Promise<BackendInfo> {
-  const info = await initBackend(parseBackendChoice(String(choice ?? "auto")));
+  const info = await initBackend(choice);
   log(describeBackend(info));
   return info;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { parseCommand } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli } from "../util/errors.ts";
 import { extractMvtec } from "../data/extract.ts";
 import { generateSyntheticDataset } from "../data/synthetic.ts";
@@ -13,34 +13,24 @@ import { categoryCounts, listCategory, resolveCategories } from "../data/mvtec.t
 
 const SUMMARY = "Extract MVTec AD (or generate the synthetic set) and list per-category image counts.";
 
-const FLAGS: FlagSpec[] = [
-  {
-    name: "archive",
-    type: "string",
-    default: "data/mvtec_anomaly_detection.tar.xz",
-    help: "the official archive",
-  },
-  { name: "data_dir", type: "string", default: "data/mvtec", help: "destination folder" },
-  {
-    name: "synthetic",
-    type: "boolean",
-    default: false,
-    help: "generate the synthetic MVTec-like set instead",
-  },
-  { name: "size", type: "number", default: 128, help: "synthetic image size" },
-  { name: "force", type: "boolean", default: false, help: "extract again even when complete" },
-];
+const FLAGS = defineFlags({
+  archive: { type: "string", default: "data/mvtec_anomaly_detection.tar.xz", help: "the official archive" },
+  data_dir: { type: "string", default: "data/mvtec", help: "destination folder" },
+  synthetic: { type: "boolean", default: false, help: "generate the synthetic MVTec-like set instead" },
+  size: { type: "number", default: 128, help: "synthetic image size" },
+  force: { type: "boolean", default: false, help: "extract again even when complete" },
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("data", SUMMARY, FLAGS);
     if (!flags) return;
-    const dest = String(flags.data_dir);
+    const dest = flags.data_dir;
     if (flags.synthetic) {
-      const info = await generateSyntheticDataset(dest, { size: Number(flags.size) });
+      const info = await generateSyntheticDataset(dest, { size: flags.size });
       console.log(`generated ${info.files} files (${info.categories.join(", ")}) in ${dest}`);
     } else {
-      const result = await extractMvtec(String(flags.archive), dest, { force: Boolean(flags.force) });
+      const result = await extractMvtec(flags.archive, dest, { force: flags.force });
       console.log(
         result.skipped
           ? `${dest} is already complete; nothing to do`

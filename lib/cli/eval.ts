@@ -12,58 +12,52 @@ import {
   startBackend,
   TYPE_FLAG,
 } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli } from "../util/errors.ts";
 import { resolveCategories } from "../data/mvtec.ts";
-import { DENSITY_KINDS, type DensityKind } from "../eval/evaluate.ts";
+import { DENSITY_KINDS } from "../eval/evaluate.ts";
 import { evaluateCategories, plotDir } from "../pipeline/run_eval.ts";
 import { perfCsvPath } from "../io/perf_csv.ts";
 import { CUTPASTE_VARIANTS } from "../augment/cutpaste.ts";
 
 const SUMMARY = "Evaluate trained models (image AUROC) and fit the density used by predict/export.";
 
-const FLAGS: FlagSpec[] = [
-  TYPE_FLAG,
-  DATA_DIR_FLAG,
-  MODEL_DIR_FLAG,
-  { name: "head_layer", type: "number", help: "head layers, for model files that do not record it" },
-  {
-    name: "variant",
+const FLAGS = defineFlags({
+  type: TYPE_FLAG,
+  data_dir: DATA_DIR_FLAG,
+  model_dir: MODEL_DIR_FLAG,
+  head_layer: { type: "number", help: "head layers, for model files that do not record it" },
+  variant: {
     type: "string",
     choices: CUTPASTE_VARIANTS,
     help: "variant, for model files that do not record it",
   },
-  { name: "size", type: "number", help: "image size, for model files that do not record it" },
-  { name: "density", type: "string", default: "gaussian", choices: DENSITY_KINDS, help: "density estimator" },
-  {
-    name: "save_plots",
-    type: "boolean",
-    default: false,
-    help: "write roc_plot.png, tsne.png, score_hist.png",
-  },
-  { name: "batch_size", type: "number", default: 32, help: "embedding batch size" },
-  BACKEND_FLAG,
-];
+  size: { type: "number", help: "image size, for model files that do not record it" },
+  density: { type: "string", default: "gaussian", choices: DENSITY_KINDS, help: "density estimator" },
+  save_plots: { type: "boolean", default: false, help: "write roc_plot.png, tsne.png, score_hist.png" },
+  batch_size: { type: "number", default: 32, help: "embedding batch size" },
+  backend: BACKEND_FLAG,
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("eval", SUMMARY, FLAGS);
     if (!flags) return;
-    const categories = await resolveCategories(String(flags.type), String(flags.data_dir));
+    const categories = await resolveCategories(flags.type, flags.data_dir);
     await startBackend(flags.backend);
     const fallback = {
-      ...(flags.head_layer !== undefined ? { headLayer: Number(flags.head_layer) } : {}),
-      ...(flags.variant !== undefined ? { variant: flags.variant as typeof CUTPASTE_VARIANTS[number] } : {}),
-      ...(flags.size !== undefined ? { size: Number(flags.size) } : {}),
+      ...(flags.head_layer !== undefined ? { headLayer: flags.head_layer } : {}),
+      ...(flags.variant !== undefined ? { variant: flags.variant } : {}),
+      ...(flags.size !== undefined ? { size: flags.size } : {}),
     };
-    const modelDir = String(flags.model_dir);
+    const modelDir = flags.model_dir;
     const results = await evaluateCategories({
       categories,
-      dataDir: String(flags.data_dir),
+      dataDir: flags.data_dir,
       modelDir,
-      density: flags.density as DensityKind,
-      savePlots: Boolean(flags.save_plots),
-      batchSize: Number(flags.batch_size),
+      density: flags.density,
+      savePlots: flags.save_plots,
+      batchSize: flags.batch_size,
       fallback,
     });
     for (const r of results) {

@@ -5,44 +5,32 @@
  */
 import { join } from "@std/path";
 import { MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { exportBundle } from "../export/bundle.ts";
 import { runPaths } from "../train/config.ts";
 
 const SUMMARY = "Export a trained model as a TensorFlow.js inference bundle.";
 
-const FLAGS: FlagSpec[] = [
-  { name: "data_type", type: "string", aliases: ["type"], help: "category (e.g. bottle)" },
-  {
-    name: "model_path",
-    type: "string",
-    help: "model file (default: <model_dir>/model-<data_type>.safetensors)",
-  },
-  MODEL_DIR_FLAG,
-  {
-    name: "save_inference_dir",
-    type: "string",
-    help: "output folder (default: outputs/inference/<data_type>)",
-  },
-];
+const FLAGS = defineFlags({
+  data_type: { type: "string", aliases: ["type"], help: "category (e.g. bottle)" },
+  model_path: { type: "string", help: "model file (default: <model_dir>/model-<data_type>.safetensors)" },
+  model_dir: MODEL_DIR_FLAG,
+  save_inference_dir: { type: "string", help: "output folder (default: outputs/inference/<data_type>)" },
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("export", SUMMARY, FLAGS);
     if (!flags) return;
     if (!flags.data_type) throw new UserError("--data_type is required", "e.g. --data_type bottle");
-    const category = String(flags.data_type);
+    const category = flags.data_type;
     await startBackend("cpu", () => {});
-    let modelPath = flags.model_path
-      ? String(flags.model_path)
-      : runPaths({ category, modelDir: String(flags.model_dir), logDir: "" }).best;
+    let modelPath = flags.model_path || runPaths({ category, modelDir: flags.model_dir, logDir: "" }).best;
     if ((await Deno.stat(modelPath).catch(() => null))?.isDirectory) {
       modelPath = runPaths({ category, modelDir: modelPath, logDir: "" }).best;
     }
-    const outDir = flags.save_inference_dir
-      ? String(flags.save_inference_dir)
-      : join("outputs", "inference", category);
+    const outDir = flags.save_inference_dir || join("outputs", "inference", category);
     const result = await exportBundle({ modelPath, category, outDir });
     console.log(
       `exported ${category} (image size ${result.metadata.imageSize}, threshold ${

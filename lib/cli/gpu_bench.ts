@@ -5,18 +5,19 @@
  * @module
  */
 import { parseCommand, startBackend } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
+import { BACKEND_CHOICES } from "../backend.ts";
 import { runCli } from "../util/errors.ts";
 import { measureWorkloads } from "../bench/measure.ts";
 
 const SUMMARY = "Measure training and embedding throughput (images/s) on one backend, e.g. WebGPU on a GPU.";
 
-const FLAGS: FlagSpec[] = [
-  { name: "backend", type: "string", default: "webgpu", help: "backend to time" },
-  { name: "size", type: "number", default: 256, help: "image side" },
-  { name: "batch_size", type: "number", default: 96, help: "items per batch (the training step sees 3×)" },
-  { name: "steps", type: "number", default: 10, help: "measured steps after one warm-up" },
-];
+const FLAGS = defineFlags({
+  backend: { type: "string", default: "webgpu", choices: BACKEND_CHOICES, help: "backend to time" },
+  size: { type: "number", default: 256, help: "image side" },
+  batch_size: { type: "number", default: 96, help: "items per batch (the training step sees 3×)" },
+  steps: { type: "number", default: 10, help: "measured steps after one warm-up" },
+});
 
 if (import.meta.main) {
   await runCli(async () => {
@@ -24,9 +25,9 @@ if (import.meta.main) {
     if (!flags) return;
     const info = await startBackend(flags.backend);
     const m = await measureWorkloads({
-      size: Number(flags.size),
-      batch: Number(flags.batch_size),
-      steps: Number(flags.steps),
+      size: flags.size,
+      batch: flags.batch_size,
+      steps: flags.steps,
     });
     const flat = m.tensorCounts.length < 3 || m.tensorCounts[m.tensorCounts.length - 1] === m.tensorCounts[1];
     console.log(`device: ${info.name} — ${info.device}`);

@@ -8,14 +8,14 @@
  */
 import { fromFileUrl, join } from "@std/path";
 import { parseCommand } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 
 const SUMMARY = "Build the air-gapped GPU benchmark kit (bundle + Deno binary + Vulkan loader, < 60 MB).";
-const FLAGS: FlagSpec[] = [
-  { name: "out", type: "string", default: "outputs/gpu-kit.tar.xz", help: "kit archive to write" },
-  { name: "max_mb", type: "number", default: 60, help: "fail when the kit is larger" },
-];
+const FLAGS = defineFlags({
+  out: { type: "string", default: "outputs/gpu-kit.tar.xz", help: "kit archive to write" },
+  max_mb: { type: "number", default: 60, help: "fail when the kit is larger" },
+});
 const ROOT = fromFileUrl(new URL("../../", import.meta.url));
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
@@ -77,13 +77,13 @@ if (import.meta.main) {
       await run("dpkg-deb", ["-x", deb.name, "vulkan"], work);
       await run("sh", ["-c", `cp -P vulkan/usr/lib/*/libvulkan.so.1* "${join(kit, "lib")}/"`], work);
       await Deno.writeTextFile(join(kit, "run.sh"), RUN_SH, { mode: 0o755 });
-      const out = join(ROOT, String(flags.out));
+      const out = join(ROOT, flags.out);
       await Deno.mkdir(join(out, ".."), { recursive: true });
       console.log("packing …");
       await run("tar", ["-cJf", out, "-C", work, "gpu-kit"]);
       const mb = (await Deno.stat(out)).size / 2 ** 20;
-      console.log(`kit: ${String(flags.out)} (${mb.toFixed(1)} MiB)`);
-      if (mb > Number(flags.max_mb)) {
+      console.log(`kit: ${flags.out} (${mb.toFixed(1)} MiB)`);
+      if (mb > flags.max_mb) {
         throw new UserError(`the kit is ${mb.toFixed(1)} MiB, over ${flags.max_mb} MiB`);
       }
     } finally {

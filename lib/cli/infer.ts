@@ -3,19 +3,19 @@
  * @module
  */
 import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
 import { formatPrediction } from "../pipeline/predict.ts";
 
 const SUMMARY = "Run an exported inference bundle on images.";
 
-const FLAGS: FlagSpec[] = [
-  { name: "model_dir", type: "string", help: "bundle folder written by `deno task export`" },
-  { name: "img_path", type: "string", aliases: ["img_file"], help: "image file or folder (more may follow)" },
-  { name: "batch_size", type: "number", default: 8, help: "images per forward pass" },
-  BACKEND_FLAG,
-];
+const FLAGS = defineFlags({
+  model_dir: { type: "string", help: "bundle folder written by `deno task export`" },
+  img_path: { type: "string", aliases: ["img_file"], help: "image file or folder (more may follow)" },
+  batch_size: { type: "number", default: 8, help: "images per forward pass" },
+  backend: BACKEND_FLAG,
+});
 
 if (import.meta.main) {
   await runCli(async () => {
@@ -24,10 +24,10 @@ if (import.meta.main) {
     if (!flags.model_dir) {
       throw new UserError("--model_dir is required", "pass the folder written by `deno task export`");
     }
-    const inputs = [...(flags.img_path ? [String(flags.img_path)] : []), ...flags._];
+    const inputs = [...(flags.img_path ? [flags.img_path] : []), ...flags._];
     await startBackend(flags.backend, () => {});
-    const bundle = await loadBundle(String(flags.model_dir));
-    for (const p of await inferImages(bundle, inputs, { batchSize: Number(flags.batch_size) })) {
+    const bundle = await loadBundle(flags.model_dir);
+    for (const p of await inferImages(bundle, inputs, { batchSize: flags.batch_size })) {
       console.log(formatPrediction(p));
     }
   });

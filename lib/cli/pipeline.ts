@@ -10,6 +10,8 @@ import { runPipeline } from "../pipeline/run_pipeline.ts";
 import { plotDir } from "../pipeline/run_eval.ts";
 import { perfCsvPath } from "../io/perf_csv.ts";
 import { pipelineFlags, pipelineOptionsFromFlags } from "./pipeline_flags.ts";
+import { BACKEND_CHOICES } from "../backend.ts";
+import { ENV } from "../config/env.ts";
 
 const SUMMARY = "Run CutPaste + SSPCAB end to end (train → eval → export → infer) on one category.";
 const FLAGS = pipelineFlags({
@@ -18,7 +20,8 @@ const FLAGS = pipelineFlags({
   testEpochs: 20,
   batchSize: 8,
   size: 128,
-  backend: Deno.env.get("SSPCAB_BACKEND") ?? "auto",
+  backend: () => ENV.backend.get(),
+  backendChoices: BACKEND_CHOICES,
 });
 
 if (import.meta.main) {

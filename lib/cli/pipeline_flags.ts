@@ -3,11 +3,13 @@
  * differ only in their defaults.
  * @module
  */
-import type { FlagSpec, ParsedFlags } from "./flags.ts";
+import { defineFlags, type FlagDefault, type ParsedFlags } from "./flags.ts";
 import type { PipelineOptions } from "../pipeline/run_pipeline.ts";
+import type { BackendChoice } from "../backend.ts";
+import { ENV } from "../config/env.ts";
 
-/** Defaults of an end-to-end command. */
-export interface PipelineDefaults {
+/** Defaults of an end-to-end command; `B` is the set of backends it accepts. */
+export interface PipelineDefaults<B extends BackendChoice> {
   /** Output folder. */
   outputDir: string;
   /** Training steps. */
@@ -18,61 +20,47 @@ export interface PipelineDefaults {
   batchSize: number;
   /** Image side. */
   size: number;
-  /** Backend. */
-  backend: string;
-  /** Allowed backends (default: any). */
-  backendChoices?: readonly string[];
+  /** Backend (a value or a function giving it, e.g. from the environment). */
+  backend: FlagDefault<B>;
+  /** Allowed backends. */
+  backendChoices: readonly B[];
 }
 
 /** The flags of an end-to-end command with the given defaults. */
-export function pipelineFlags(d: PipelineDefaults): FlagSpec[] {
-  return [
-    {
-      name: "data_dir",
+export function pipelineFlags<B extends BackendChoice>(d: PipelineDefaults<B>) {
+  return defineFlags({
+    data_dir: {
       type: "string",
-      default: Deno.env.get("SSPCAB_DATA_DIR") ?? "",
-      help: "data (default: SSPCAB_DATA_DIR, else the generated synthetic set)",
+      default: () => ENV.dataDir.get() ?? "",
+      help: "data; SSPCAB_DATA_DIR sets the default (none: the generated synthetic set)",
     },
-    { name: "type", type: "string", default: "", help: "category (default: the first present)" },
-    { name: "output_dir", type: "string", default: d.outputDir, help: "where results go" },
-    { name: "epochs", type: "number", default: d.epochs, help: "training steps" },
-    { name: "test_epochs", type: "number", default: d.testEpochs, help: "evaluate every N steps" },
-    {
-      name: "batch_size",
-      type: "number",
-      default: d.batchSize,
-      help: "items per batch (×3 images for 3-way)",
-    },
-    { name: "size", type: "number", default: d.size, help: "image side" },
-    {
-      name: "pretrained",
-      type: "string",
-      default: "",
-      help: "ImageNet ResNet18 weights (default: from scratch)",
-    },
-    {
-      name: "backend",
-      type: "string",
-      default: d.backend,
-      choices: d.backendChoices,
-      help: "compute backend",
-    },
-  ];
+    type: { type: "string", default: "", help: "category (default: the first present)" },
+    output_dir: { type: "string", default: d.outputDir, help: "where results go" },
+    epochs: { type: "number", default: d.epochs, help: "training steps" },
+    test_epochs: { type: "number", default: d.testEpochs, help: "evaluate every N steps" },
+    batch_size: { type: "number", default: d.batchSize, help: "items per batch (×3 images for 3-way)" },
+    size: { type: "number", default: d.size, help: "image side" },
+    pretrained: { type: "string", default: "", help: "ImageNet ResNet18 weights (default: from scratch)" },
+    backend: { type: "string", default: d.backend, choices: d.backendChoices, help: "compute backend" },
+  });
 }
 
+/** The parsed flags of an end-to-end command. */
+export type PipelineFlags = ParsedFlags<ReturnType<typeof pipelineFlags<BackendChoice>>>;
+
 /** Pipeline options from parsed flags. */
-export function pipelineOptionsFromFlags(flags: ParsedFlags, verbose: boolean): PipelineOptions {
+export function pipelineOptionsFromFlags(flags: PipelineFlags, verbose: boolean): PipelineOptions {
   return {
-    dataDir: flags.data_dir ? String(flags.data_dir) : undefined,
-    category: flags.type ? String(flags.type) : undefined,
-    outputDir: String(flags.output_dir),
-    epochs: Number(flags.epochs),
-    testEpochs: Number(flags.test_epochs),
-    batchSize: Number(flags.batch_size),
-    size: Number(flags.size),
-    backend: String(flags.backend),
+    dataDir: flags.data_dir || undefined,
+    category: flags.type || undefined,
+    outputDir: flags.output_dir,
+    epochs: flags.epochs,
+    testEpochs: flags.test_epochs,
+    batchSize: flags.batch_size,
+    size: flags.size,
+    backend: flags.backend,
     trainFlags: flags.pretrained
-      ? ["--pretrained", String(flags.pretrained), "--freeze_resnet", "0"]
+      ? ["--pretrained", flags.pretrained, "--freeze_resnet", "0"]
       : ["--no-pretrained"],
     verbose,
   };

@@ -4,32 +4,32 @@
  * @module
  */
 import { BACKEND_FLAG, MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { formatPrediction, predictImages } from "../pipeline/predict.ts";
 
 const SUMMARY = "Predict whether images are normal or anomalous with a trained, evaluated model.";
 
-const FLAGS: FlagSpec[] = [
-  { name: "data_type", type: "string", aliases: ["type"], help: "category of the model (e.g. bottle)" },
-  { name: "img_file", type: "string", aliases: ["img_path"], help: "image file or folder (more may follow)" },
-  MODEL_DIR_FLAG,
-  { name: "batch_size", type: "number", default: 16, help: "images per forward pass" },
-  BACKEND_FLAG,
-];
+const FLAGS = defineFlags({
+  data_type: { type: "string", aliases: ["type"], help: "category of the model (e.g. bottle)" },
+  img_file: { type: "string", aliases: ["img_path"], help: "image file or folder (more may follow)" },
+  model_dir: MODEL_DIR_FLAG,
+  batch_size: { type: "number", default: 16, help: "images per forward pass" },
+  backend: BACKEND_FLAG,
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("predict", SUMMARY, FLAGS);
     if (!flags) return;
     if (!flags.data_type) throw new UserError("--data_type is required", "e.g. --data_type bottle");
-    const inputs = [...(flags.img_file ? [String(flags.img_file)] : []), ...flags._];
+    const inputs = [...(flags.img_file ? [flags.img_file] : []), ...flags._];
     await startBackend(flags.backend, () => {});
     const predictions = await predictImages({
-      category: String(flags.data_type),
-      modelDir: String(flags.model_dir),
+      category: flags.data_type,
+      modelDir: flags.model_dir,
       inputs,
-      batchSize: Number(flags.batch_size),
+      batchSize: flags.batch_size,
     });
     for (const p of predictions) console.log(formatPrediction(p));
   });

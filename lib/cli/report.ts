@@ -10,7 +10,7 @@
  * @module
  */
 import { parseCommand } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { BACKEND_CHOICES } from "../backend.ts";
 import { runReport } from "../report/run.ts";
@@ -19,51 +19,40 @@ import { displayPath } from "../notebook/params.ts";
 
 const SUMMARY = "Run the notebooks headlessly (Deno kernel, nbclient) and write outputs/report/report.html.";
 
-const FLAGS: FlagSpec[] = [
-  {
-    name: "category",
-    type: "string",
-    help: "SSPCAB_CATEGORY: category to show/train (default: first present)",
-  },
-  {
-    name: "data_dir",
+const FLAGS = defineFlags({
+  category: { type: "string", help: "SSPCAB_CATEGORY: category to show/train (default: first present)" },
+  data_dir: {
     type: "string",
     help: "SSPCAB_DATA_DIR: MVTec-layout folder (default: data/mvtec or synthetic)",
   },
-  { name: "size", type: "number", help: "SSPCAB_SIZE: image side in pixels" },
-  { name: "steps", type: "number", help: "SSPCAB_STEPS: training steps of the training notebooks" },
-  { name: "backend", type: "string", choices: BACKEND_CHOICES, help: "SSPCAB_BACKEND: compute backend" },
-  { name: "archive", type: "string", help: "SSPCAB_ARCHIVE: official MVTec AD archive to extract first" },
-  { name: "output_dir", type: "string", help: "SSPCAB_OUTPUT_DIR: output folder (default: outputs)" },
-  {
-    name: "notebooks",
-    type: "string",
-    help: "only these notebooks, by prefix, e.g. 01,02 (default: all 0*)",
-  },
-  { name: "timeout", type: "number", default: 0, help: "per-cell timeout in seconds (0: none)" },
-  { name: "kernel", type: "string", help: "Jupyter kernel name (default: the notebooks' kernelspec, deno)" },
-  { name: "screenshots", type: "boolean", default: false, help: "check the report in headless Chromium" },
-];
+  size: { type: "number", help: "SSPCAB_SIZE: image side in pixels" },
+  steps: { type: "number", help: "SSPCAB_STEPS: training steps of the training notebooks" },
+  backend: { type: "string", choices: BACKEND_CHOICES, help: "SSPCAB_BACKEND: compute backend" },
+  archive: { type: "string", help: "SSPCAB_ARCHIVE: official MVTec AD archive to extract first" },
+  output_dir: { type: "string", help: "SSPCAB_OUTPUT_DIR: output folder (default: outputs)" },
+  notebooks: { type: "string", help: "only these notebooks, by prefix, e.g. 01,02 (default: all 0*)" },
+  timeout: { type: "number", default: 0, help: "per-cell timeout in seconds (0: none)" },
+  kernel: { type: "string", help: "Jupyter kernel name (default: the notebooks' kernelspec, deno)" },
+  screenshots: { type: "boolean", default: false, help: "check the report in headless Chromium" },
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("report", SUMMARY, FLAGS);
     if (!flags) return;
-    const str = (v: unknown) => (v === undefined ? undefined : String(v));
-    const num = (v: unknown) => (v === undefined ? undefined : Number(v));
     const result = await runReport({
       params: {
-        category: str(flags.category),
-        dataDir: str(flags.data_dir),
-        size: num(flags.size),
-        steps: num(flags.steps),
-        backend: str(flags.backend),
-        archive: str(flags.archive),
+        category: flags.category,
+        dataDir: flags.data_dir,
+        size: flags.size,
+        steps: flags.steps,
+        backend: flags.backend,
+        archive: flags.archive,
       },
-      outputDir: str(flags.output_dir),
-      only: str(flags.notebooks)?.split(",").map((s) => s.trim()).filter(Boolean),
-      timeout: Number(flags.timeout),
-      kernel: str(flags.kernel),
+      outputDir: flags.output_dir,
+      only: flags.notebooks?.split(",").map((s) => s.trim()).filter(Boolean),
+      timeout: flags.timeout,
+      kernel: flags.kernel,
     });
     if (flags.screenshots) {
       const check = await checkReport(result.reportPath);

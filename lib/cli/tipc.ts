@@ -17,7 +17,7 @@ const FLAGS = pipelineFlags({
   batchSize: 2,
   size: 64,
   backend: "wasm",
-  backendChoices: ["wasm", "cpu"],
+  backendChoices: ["wasm", "cpu"] as const,
 });
 
 if (import.meta.main) {

@@ -12,105 +12,94 @@ import {
   startBackend,
   TYPE_FLAG,
 } from "./common.ts";
-import type { FlagSpec } from "./flags.ts";
+import { defineFlags, type ParsedFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { resolveCategories } from "../data/mvtec.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { trainCategory } from "../train/trainer.ts";
-import { CUTPASTE_VARIANTS, type CutPasteVariant } from "../augment/cutpaste.ts";
-import { type OptimizerName, OPTIMIZERS } from "../train/optimizer.ts";
-import { type ScheduleName, SCHEDULES } from "../train/schedule.ts";
+import { CUTPASTE_VARIANTS } from "../augment/cutpaste.ts";
+import { OPTIMIZERS } from "../train/optimizer.ts";
+import { SCHEDULES } from "../train/schedule.ts";
 
 const SUMMARY = "Train CutPaste (3-way) + SSPCAB on MVTec AD categories.";
 const D = TRAIN_DEFAULTS;
 
 /** Flags of `train`. */
-export const TRAIN_FLAGS: FlagSpec[] = [
-  TYPE_FLAG,
-  DATA_DIR_FLAG,
-  MODEL_DIR_FLAG,
-  { name: "log_dir", type: "string", default: D.logDir, help: "folder of train.log files" },
-  { name: "epochs", type: "number", default: D.epochs, help: "training steps (one batch each)" },
-  {
-    name: "test_epochs",
+export const TRAIN_FLAGS = defineFlags({
+  type: TYPE_FLAG,
+  data_dir: DATA_DIR_FLAG,
+  model_dir: MODEL_DIR_FLAG,
+  log_dir: { type: "string", default: D.logDir, help: "folder of train.log files" },
+  epochs: { type: "number", default: D.epochs, help: "training steps (one batch each)" },
+  test_epochs: {
     type: "number",
     default: D.testEpochs,
     help: "evaluate AUROC and checkpoint every N steps",
   },
-  { name: "batch_size", type: "number", default: D.batchSize, help: "items per batch (×3 images for 3-way)" },
-  { name: "head_layer", type: "number", default: D.headLayer, help: "hidden 512-wide layers in the head" },
-  {
-    name: "variant",
-    type: "string",
-    default: D.variant,
-    choices: CUTPASTE_VARIANTS,
-    help: "CutPaste variant",
-  },
-  {
-    name: "freeze_resnet",
+  batch_size: { type: "number", default: D.batchSize, help: "items per batch (×3 images for 3-way)" },
+  head_layer: { type: "number", default: D.headLayer, help: "hidden 512-wide layers in the head" },
+  variant: { type: "string", default: D.variant, choices: CUTPASTE_VARIANTS, help: "CutPaste variant" },
+  freeze_resnet: {
     type: "number",
     default: D.freezeResnet,
     help: "steps with the ResNet18 trunk frozen",
   },
-  { name: "lr", type: "number", default: D.lr, help: "learning rate" },
-  { name: "optim", type: "string", default: D.optim, choices: OPTIMIZERS, help: "optimiser" },
-  { name: "momentum", type: "number", default: D.momentum, help: "SGD momentum" },
-  { name: "weight_decay", type: "number", default: D.weightDecay, help: "L2 weight decay" },
-  { name: "pretrained", type: "string", default: D.pretrained ?? "", help: "ImageNet ResNet18 safetensors" },
-  { name: "no_pretrained", type: "boolean", default: false, help: "train from scratch (random init)" },
-  { name: "seed", type: "number", default: D.seed, help: "random seed" },
-  { name: "size", type: "number", default: D.size, help: "image side in pixels" },
-  {
-    name: "schedule",
-    type: "string",
-    default: D.schedule,
-    choices: SCHEDULES,
-    help: "learning-rate schedule",
-  },
-  { name: "no_sspcab", type: "boolean", default: false, help: "plain CutPaste (no SSPCAB block)" },
-  {
-    name: "sspcab_lambda",
+  lr: { type: "number", default: D.lr, help: "learning rate" },
+  optim: { type: "string", default: D.optim, choices: OPTIMIZERS, help: "optimiser" },
+  momentum: { type: "number", default: D.momentum, help: "SGD momentum" },
+  weight_decay: { type: "number", default: D.weightDecay, help: "L2 weight decay" },
+  pretrained: { type: "string", default: D.pretrained ?? "", help: "ImageNet ResNet18 safetensors" },
+  no_pretrained: { type: "boolean", default: false, help: "train from scratch (random init)" },
+  seed: { type: "number", default: D.seed, help: "random seed" },
+  size: { type: "number", default: D.size, help: "image side in pixels" },
+  schedule: { type: "string", default: D.schedule, choices: SCHEDULES, help: "learning-rate schedule" },
+  no_sspcab: { type: "boolean", default: false, help: "plain CutPaste (no SSPCAB block)" },
+  sspcab_lambda: {
     type: "number",
     default: D.sspcabLambda,
     help: "weight of SSPCAB's MSE in the loss",
   },
-  { name: "resume", type: "boolean", default: false, help: "continue from the last checkpoint" },
-  BACKEND_FLAG,
-];
+  resume: { type: "boolean", default: false, help: "continue from the last checkpoint" },
+  backend: BACKEND_FLAG,
+});
 
-function positiveInt(name: string, v: unknown): number {
-  const n = Number(v);
+/** The parsed flags of `train`. */
+export type TrainFlags = ParsedFlags<typeof TRAIN_FLAGS>;
+
+function positiveInt(name: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) {
-    throw new UserError(`--${name} must be a positive integer, got ${v}`);
+    throw new UserError(`--${name} must be a positive integer, got ${n}`);
   }
   return n;
 }
 
+const wholeAtLeast0 = (n: number) => Math.max(0, Math.floor(n));
+
 /** Build the per-category training configuration from parsed flags. */
-export function trainConfigFromFlags(flags: Record<string, unknown>, category: string): TrainConfig {
+export function trainConfigFromFlags(flags: TrainFlags, category: string): TrainConfig {
   return {
     category,
-    dataDir: String(flags.data_dir),
-    modelDir: String(flags.model_dir),
-    logDir: String(flags.log_dir),
+    dataDir: flags.data_dir,
+    modelDir: flags.model_dir,
+    logDir: flags.log_dir,
     epochs: positiveInt("epochs", flags.epochs),
-    testEpochs: Math.max(0, Math.floor(Number(flags.test_epochs))),
+    testEpochs: wholeAtLeast0(flags.test_epochs),
     batchSize: positiveInt("batch_size", flags.batch_size),
-    headLayer: Math.max(0, Math.floor(Number(flags.head_layer))),
-    variant: flags.variant as CutPasteVariant,
-    freezeResnet: Math.max(0, Math.floor(Number(flags.freeze_resnet))),
-    lr: Number(flags.lr),
-    optim: flags.optim as OptimizerName,
-    momentum: Number(flags.momentum),
-    weightDecay: Number(flags.weight_decay),
-    pretrained: flags.no_pretrained || !flags.pretrained ? null : String(flags.pretrained),
-    seed: Math.floor(Number(flags.seed)),
+    headLayer: wholeAtLeast0(flags.head_layer),
+    variant: flags.variant,
+    freezeResnet: wholeAtLeast0(flags.freeze_resnet),
+    lr: flags.lr,
+    optim: flags.optim,
+    momentum: flags.momentum,
+    weightDecay: flags.weight_decay,
+    pretrained: flags.no_pretrained || !flags.pretrained ? null : flags.pretrained,
+    seed: Math.floor(flags.seed),
     size: positiveInt("size", flags.size),
-    schedule: flags.schedule as ScheduleName,
+    schedule: flags.schedule,
     sspcab: !flags.no_sspcab,
-    sspcabLambda: Number(flags.sspcab_lambda),
+    sspcabLambda: flags.sspcab_lambda,
     datasetLength: D.datasetLength,
-    backend: String(flags.backend),
+    backend: flags.backend,
   };
 }
 
@@ -118,11 +107,11 @@ if (import.meta.main) {
   await runCli(async () => {
     const flags = parseCommand("train", SUMMARY, TRAIN_FLAGS);
     if (!flags) return;
-    const categories = await resolveCategories(String(flags.type), String(flags.data_dir));
+    const categories = await resolveCategories(flags.type, flags.data_dir);
     await startBackend(flags.backend);
     for (const category of categories) {
       const result = await trainCategory(trainConfigFromFlags(flags, category), {
-        resume: Boolean(flags.resume),
+        resume: flags.resume,
       });
       console.log(
         `${category}: ${result.steps} steps in ${result.seconds.toFixed(1)} s, best AUROC ${

@@ -3,26 +3,21 @@
  * or, offline, say where to put the file.
  * @module
  */
-import { parseFlags, usage } from "./flags.ts";
+import { defineFlags, parseFlags, usage } from "./flags.ts";
 import { runCli } from "../util/errors.ts";
 import { defaultPretrainedPath, downloadPretrained, PRETRAINED_SOURCE } from "../model/pretrained.ts";
 
 const SUMMARY = `Download ImageNet ResNet18 weights (${PRETRAINED_SOURCE.repo}) for --pretrained.`;
-const FLAGS = [
-  {
-    name: "dest",
-    type: "string",
-    default: defaultPretrainedPath(),
-    help: "where to save the safetensors file",
-  },
-  { name: "force", type: "boolean", default: false, help: "download again even if a valid file is present" },
-] as const;
+const FLAGS = defineFlags({
+  dest: { type: "string", default: defaultPretrainedPath(), help: "where to save the safetensors file" },
+  force: { type: "boolean", default: false, help: "download again even if a valid file is present" },
+});
 
 if (import.meta.main) {
   await runCli(async () => {
     const flags = parseFlags(Deno.args, FLAGS, "weights", SUMMARY);
     if (flags.help) return console.log(usage("weights", SUMMARY, FLAGS));
-    const result = await downloadPretrained(String(flags.dest), { force: Boolean(flags.force) });
+    const result = await downloadPretrained(flags.dest, { force: flags.force });
     console.log(
       `${
         result.downloaded ? "downloaded" : "already present and valid"

@@ -1,7 +1,8 @@
 /**
  * Notebook parameters: the values of a notebook's first code cell, each overridable from an `SSPCAB_*`
  * environment variable (that is how `deno task report` and CI pass them), and the project-root-relative
- * paths the notebooks use.
+ * paths the notebooks use. The variables are declared, with their types and defaults, in
+ * `lib/config/env.ts`; the environment is read through it.
  *
  * The Deno kernel starts in the notebook's folder (`notebooks/`) and relative imports are resolved from
  * there, so a notebook must not `Deno.chdir`. Paths in parameters are instead relative to the **project
@@ -9,24 +10,24 @@
  * @module
  */
 import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
-import { UserError } from "../util/errors.ts";
+import { ENV, parseEnvNumber, readEnvRaw } from "../config/env.ts";
 
-/** The environment variables of the parameters cell, by parameter. */
+/** The environment variables of the parameters cell, by parameter (declared in `lib/config/env.ts`). */
 export const PARAMETER_ENV = {
   /** Category folder name; empty: the first category present. */
-  category: "SSPCAB_CATEGORY",
+  category: ENV.category.name,
   /** MVTec-layout data folder; empty: `data/mvtec` when present, else a generated synthetic set. */
-  dataDir: "SSPCAB_DATA_DIR",
+  dataDir: ENV.dataDir.name,
   /** Image side in pixels. */
-  size: "SSPCAB_SIZE",
+  size: ENV.size.name,
   /** Training steps (notebooks that train). */
-  steps: "SSPCAB_STEPS",
+  steps: ENV.steps.name,
   /** Compute backend (`auto`, `tensorflow`, `webgpu`, `wasm`, `cpu`). */
-  backend: "SSPCAB_BACKEND",
+  backend: ENV.backend.name,
   /** Where the notebooks write (models, plots, the synthetic set, the report). */
-  outputDir: "SSPCAB_OUTPUT_DIR",
+  outputDir: ENV.outputDir.name,
   /** The official MVTec AD archive to extract first (optional). */
-  archive: "SSPCAB_ARCHIVE",
+  archive: ENV.archive.name,
 } as const;
 
 /** Names of all parameter environment variables, in parameter-cell order. */
@@ -36,28 +37,22 @@ export const PARAMETER_ENV_VARS: readonly string[] = Object.values(PARAMETER_ENV
  * Environment variable the report runner sets to a JSON file where notebooks can record facts for the
  * report's title page (e.g. the backend actually used); see {@link reportFact}.
  */
-export const REPORT_FACTS_ENV = "SSPCAB_REPORT_FACTS";
+export const REPORT_FACTS_ENV: string = ENV.reportFacts.name;
 
 /** The project root (the folder holding `deno.json`), derived from this module's location. */
 export const PROJECT_ROOT: string = fromFileUrl(new URL("../../", import.meta.url)).replace(/[\\/]+$/, "");
 
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env: use the defaults
-  }
-}
-
-/** The value of environment variable `name` (trimmed) when set and not empty, else `fallback`. */
+/**
+ * The value of environment variable `name` (trimmed) when set and not empty, else `fallback` (also without
+ * `--allow-env`).
+ */
 export function envString(name: string, fallback: string): string {
-  const v = readEnv(name)?.trim();
-  return v ? v : fallback;
+  return readEnvRaw(name) ?? fallback;
 }
 
 /**
  * The numeric value of environment variable `name` when set and not empty, else `fallback`. Throws a
- * {@link UserError} naming the variable when the value is not a number (or not an integer when
+ * `UserError` naming the variable when the value is not a number (or not an integer when
  * `integer` is true, or below `min`).
  */
 export function envNumber(
@@ -65,19 +60,9 @@ export function envNumber(
   fallback: number,
   options: { integer?: boolean; min?: number } = {},
 ): number {
-  const raw = readEnv(name)?.trim();
-  if (!raw) return fallback;
-  const v = Number(raw);
-  const integer = options.integer ?? true;
-  const min = options.min ?? (integer ? 1 : -Infinity);
-  if (!Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < min) {
-    throw new UserError(
-      `invalid ${name}=${JSON.stringify(raw)}`,
-      `use ${integer ? "an integer" : "a number"}${Number.isFinite(min) ? ` >= ${min}` : ""}, or unset it ` +
-        `for the default (${fallback})`,
-    );
-  }
-  return v;
+  const raw = readEnvRaw(name);
+  if (raw === undefined) return fallback;
+  return parseEnvNumber(name, raw, { ...options, defaultText: String(fallback) });
 }
 
 /** A parameter path (relative to the project root, or absolute) as a path this process can open. */
@@ -102,7 +87,7 @@ export function displayPath(path: string): string {
  * overwriting earlier ones with the same key.
  */
 export async function reportFact(key: string, value: string | number | boolean): Promise<void> {
-  const file = readEnv(REPORT_FACTS_ENV);
+  const file = ENV.reportFacts.get();
   if (!file) return;
   let facts: Record<string, unknown> = {};
   try {

@@ -6,6 +6,7 @@
  */
 import { isAbsolute, join } from "@std/path";
 import { UserError } from "../util/errors.ts";
+import { ENV } from "../config/env.ts";
 
 /** The Debian/Ubuntu packages the report runner needs (Jupyter's own tooling, no notebook server). */
 export const JUPYTER_APT_PACKAGES: readonly string[] = [
@@ -93,7 +94,7 @@ export function shebangInterpreter(firstLine: string): string | null {
  */
 export async function findJupyterPython(): Promise<string> {
   const candidates: string[] = [];
-  const fromEnv = Deno.env.get("SSPCAB_PYTHON");
+  const fromEnv = ENV.python.get();
   if (fromEnv) candidates.push(fromEnv);
   const jupyter = await whichOnPath("jupyter");
   if (jupyter) {

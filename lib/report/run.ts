@@ -10,6 +10,7 @@ import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { LIBRARY_VERSION } from "../version.ts";
 import { PARAMETER_ENV, projectPath, REPORT_FACTS_ENV } from "../notebook/params.ts";
+import { ENV } from "../config/env.ts";
 import { ensureDenoKernel, findJupyterPython, runCommand } from "./jupyter.ts";
 import { type DriverEvent, executeNotebook, formatFailure, type NotebookRun } from "./execute.ts";
 import { buildReportHtml, externalResources, notebookTitle, type ReportSection } from "./html.ts";
@@ -140,7 +141,7 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
   const t0 = performance.now();
   const startedAt = new Date();
   const params = options.params ?? {};
-  const outputDir = options.outputDir || Deno.env.get(PARAMETER_ENV.outputDir) || "outputs";
+  const outputDir = options.outputDir || ENV.outputDir.get();
   const notebooks = await listNotebooks(projectPath(options.notebooksDir ?? "notebooks"), options.only);
 
   const python = await findJupyterPython();

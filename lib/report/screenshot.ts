@@ -10,6 +10,7 @@ import { join } from "@std/path";
 import { toFileUrl } from "@std/path";
 import { UserError } from "../util/errors.ts";
 import { whichOnPath } from "./jupyter.ts";
+import { ENV } from "../config/env.ts";
 
 /** Chromium's flags for a quiet, sandbox-free, offline-friendly headless run (user data dir added per run). */
 export const CHROMIUM_FLAGS: readonly string[] = [
@@ -27,7 +28,7 @@ export const CHROMIUM_FLAGS: readonly string[] = [
 
 /** Find Chromium: `SSPCAB_CHROMIUM`, else `chromium`, `chromium-browser`, `google-chrome(-stable)` on PATH. */
 export async function findChromium(): Promise<string> {
-  const fromEnv = Deno.env.get("SSPCAB_CHROMIUM");
+  const fromEnv = ENV.chromium.get();
   if (fromEnv) return fromEnv;
   for (const name of ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"]) {
     const p = await whichOnPath(name);

@@ -1,8 +1,56 @@
 /**
- * A small terminal progress bar for long work (extraction, training, embedding). It redraws one line on
- * stderr when that is a terminal and prints a plain line every few percent otherwise (logs, CI, notebooks).
+ * A small terminal progress bar for long work (extraction, training, embedding). It writes to a
+ * {@link ProgressSink}: one redrawn line when the sink is interactive (a terminal), otherwise a plain line
+ * every few percent (logs, CI, notebooks).
+ *
+ * The sink is an argument: {@link createProgress} takes `sink`; work that creates its bars deep inside (the
+ * trainer, the extractor) picks up the sink of the enclosing {@link withProgressSink} call, scoped to that
+ * asynchronous call (nothing global is patched, and concurrent work can use different sinks). Without
+ * either, bars go to stderr ({@link stderrSink}) — the command-line default.
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/** Where progress text goes. */
+export interface ProgressSink {
+  /** Write a piece of text (may contain `\r` and ANSI line clears when interactive). */
+  write(text: string): void;
+  /** Whether the sink is a terminal, where the bar is redrawn in place. */
+  readonly interactive: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The process's stderr, interactive when it is a terminal. */
+export function stderrSink(): ProgressSink {
+  let interactive = false;
+  try {
+    interactive = Deno.stderr.isTerminal();
+  } catch {
+    interactive = false;
+  }
+  return { write: (t) => void Deno.stderr.writeSync(encoder.encode(t)), interactive };
+}
+
+/** A sink calling `write` with each piece of text (not interactive unless told). */
+export function textSink(write: (text: string) => void, interactive = false): ProgressSink {
+  return { write, interactive };
+}
+
+const scoped = new AsyncLocalStorage<ProgressSink>();
+
+/**
+ * Run `fn` with `sink` as the default sink of every progress bar it creates (also in awaited callees);
+ * outside `fn` the previous default applies again.
+ */
+export function withProgressSink<T>(sink: ProgressSink, fn: () => Promise<T>): Promise<T> {
+  return scoped.run(sink, fn);
+}
+
+/** The sink a new progress bar uses by default: the enclosing {@link withProgressSink}'s, else stderr. */
+export function currentProgressSink(): ProgressSink {
+  return scoped.getStore() ?? stderrSink();
+}
 
 /** Options of {@link createProgress}. */
 export interface ProgressOptions {
@@ -12,10 +60,8 @@ export interface ProgressOptions {
   total?: number;
   /** Unit name shown after the counts (e.g. "MB", "img"). */
   unit?: string;
-  /** Where to write; defaults to stderr. */
-  write?: (text: string) => void;
-  /** Force the interactive (redrawing) mode on or off; defaults to whether stderr is a terminal. */
-  interactive?: boolean;
+  /** Where to write; defaults to {@link currentProgressSink} (stderr unless {@link withProgressSink} set one). */
+  sink?: ProgressSink;
 }
 
 /** A live progress indicator. */
@@ -30,8 +76,6 @@ export interface Progress {
   done(note?: string): void;
 }
 
-const encoder = new TextEncoder();
-
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
   if (s < 60) return `${s.toFixed(0)}s`;
@@ -43,8 +87,9 @@ function formatSeconds(s: number): string {
 export function createProgress(options: ProgressOptions): Progress {
   const total = options.total ?? 0;
   const unit = options.unit ? ` ${options.unit}` : "";
-  const write = options.write ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
-  const interactive = options.interactive ?? Deno.stderr.isTerminal();
+  const sink = options.sink ?? currentProgressSink();
+  const write = (t: string) => sink.write(t);
+  const interactive = sink.interactive;
   const start = performance.now();
   let done = 0;
   let note = "";
