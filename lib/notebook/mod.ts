@@ -94,7 +94,7 @@ export {
   REPORT_FACTS_ENV,
   reportFact,
 } from "./params.ts";
-export { captureStderr, inJupyter, lastLine, type TextSink, withLiveProgress } from "./progress.ts";
+export { inJupyter, lastLine, withLiveProgress } from "./progress.ts";
 export {
   kernelPath,
   recordedPath,

@@ -1,13 +1,14 @@
 /**
- * Live progress in a notebook. The library's progress bars (`lib/util/progress.ts`) write to `Deno.stderr`,
- * which the Deno Jupyter kernel does not forward to the notebook (only `console.*` output is). While a
- * function runs under {@link withLiveProgress}, those writes are captured and the latest line is shown in
- * one notebook output that is updated in place (a Jupyter `display_id`), so a long extraction shows its
- * progress as it goes — and the executed notebook keeps the final line. Outside the kernel, stderr is left
- * alone.
+ * Live progress in a notebook. The library's progress bars (`lib/util/progress.ts`) write to a sink, stderr
+ * by default, which the Deno Jupyter kernel does not forward to the notebook. While a function runs under
+ * {@link withLiveProgress}, the bars it creates write to a sink of ours instead and the latest line is shown
+ * in one notebook output that is updated in place (a Jupyter `display_id`), so a long extraction or training
+ * shows its progress as it goes — and the executed notebook keeps the final line. Outside the kernel nothing
+ * changes.
  * @module
  */
 import { escapeHtml, type MimeBundle } from "./display.ts";
+import { textSink, withProgressSink } from "../util/progress.ts";
 
 /** True when running inside the Deno Jupyter kernel (`Deno.jupyter` throws elsewhere). */
 export function inJupyter(): boolean {
@@ -33,37 +34,6 @@ export function lastLine(text: string): string {
   });
   for (let i = lines.length - 1; i >= 0; i--) if (lines[i].trim()) return lines[i].trimEnd();
   return "";
-}
-
-/** Where {@link captureStderr} sends captured text. */
-export type TextSink = (text: string) => void;
-
-type WriteSync = (p: Uint8Array) => number;
-type Write = (p: Uint8Array) => Promise<number>;
-
-/**
- * Run `fn` with `Deno.stderr.write`/`writeSync` redirected to `sink` (decoded as UTF-8); they are restored
- * afterwards, also when `fn` throws.
- */
-export async function captureStderr<T>(sink: TextSink, fn: () => Promise<T>): Promise<T> {
-  const stderr = Deno.stderr as unknown as { write: Write; writeSync: WriteSync };
-  const origSync = stderr.writeSync;
-  const orig = stderr.write;
-  const decoder = new TextDecoder();
-  stderr.writeSync = (p: Uint8Array) => {
-    sink(decoder.decode(p));
-    return p.length;
-  };
-  stderr.write = (p: Uint8Array) => {
-    sink(decoder.decode(p));
-    return Promise.resolve(p.length);
-  };
-  try {
-    return await fn();
-  } finally {
-    stderr.writeSync = origSync;
-    stderr.write = orig;
-  }
 }
 
 function progressBundle(title: string, line: string): MimeBundle {
@@ -104,10 +74,13 @@ export async function withLiveProgress<T>(
     );
   };
   try {
-    return await captureStderr((text) => {
-      buffer += text;
-      show(false);
-    }, fn);
+    return await withProgressSink(
+      textSink((text) => {
+        buffer += text;
+        show(false);
+      }),
+      fn,
+    );
   } finally {
     show(true);
     await pending;
