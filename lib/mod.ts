@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-export * from "./backend.ts";
+export * from "./backend/mod.ts";
 export * from "./version.ts";
 export * from "./util/errors.ts";
 export * from "./util/progress.ts";

@@ -9,11 +9,12 @@
  * @module
  */
 import { fromFileUrl, join } from "@std/path";
-import { parseCommand, startBackend } from "./common.ts";
+import { parseCommand } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { type Measurement, measureWorkloads } from "../bench/measure.ts";
 import { type SoakSample, soakTraining } from "../bench/soak.ts";
+import { startBenchBackend } from "../bench/env_options.ts";
 
 const SUMMARY = "Benchmark training and embedding on each backend against PyTorch on the same machine.";
 
@@ -134,7 +135,7 @@ const ratio = (
 /** `--soak`: train on one backend for many steps and report whether memory and tensor counts stay flat. */
 async function runSoak(flags: Record<string, unknown>): Promise<boolean> {
   const backend = String(flags.backend ?? String(flags.backends).split(",")[0]).trim();
-  const info = await startBackend(backend);
+  const info = await startBenchBackend(backend);
   if (info.name !== backend) throw new UserError(`backend ${backend} is not available`);
   const steps = Math.max(2, Math.floor(Number(flags.soak)));
   console.log(
@@ -185,7 +186,7 @@ if (import.meta.main) {
       return;
     }
     if (flags.child) {
-      const info = await startBackend(flags.child, (l) => console.error(l));
+      const info = await startBenchBackend(flags.child, (l) => console.error(l));
       if (info.name !== flags.child) throw new UserError(`backend ${flags.child} is not available`);
       const software = info.device.includes("software adapter");
       if (software && !flags.allow_software) {

@@ -9,7 +9,7 @@ import {
   describeBackend,
   initBackend,
   parseBackendChoice,
-} from "../backend.ts";
+} from "../backend/mod.ts";
 
 /** The default data folder: `SSPCAB_DATA_DIR`, else `data/mvtec`. */
 export function defaultDataDir(): string {

@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, resolve } from "@std/path";
-import { type BackendChoice, type BackendInfo, initBackend } from "../backend.ts";
+import { type BackendChoice, type BackendInfo, initBackend } from "../backend/mod.ts";
 import type { BundleMetadata } from "../export/bundle.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
