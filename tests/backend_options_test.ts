@@ -88,3 +88,9 @@ Deno.test("backend options: no setting under lib/backend comes from the environm
   assert(files > 20, `only ${files} files found under lib/backend`);
   assertEquals(offenders, []);
 });
+
+Deno.test("backend options: they only concern wasm — an active cpu backend is kept by auto", async () => {
+  const cpu = await initBackend("cpu");
+  assert((await initBackend("auto", { wasm: { gemm: false } })) === cpu);
+  assertEquals(tf.getBackend(), "cpu");
+});

@@ -112,17 +112,18 @@ async function tryWasm(
 /**
  * Select and start a backend. `auto` picks the fastest available (see the module doc); a forced choice that
  * cannot start is a {@link UserError} that says why. `options` say how the wasm backend runs (every part on
- * and one thread per logical core, at most 8, by default). Calling it again with the active backend and the
- * same options is cheap.
+ * and one thread per logical core, at most 8, by default). Calling it again with the active backend (and, for
+ * wasm, the same options) is cheap.
  */
 export async function initBackend(
   choice: BackendChoice = "auto",
   options: BackendOptions = {},
 ): Promise<BackendInfo> {
   const key = JSON.stringify(options);
-  if (active && active.options === key && (choice === "auto" || choice === active.info.name)) {
-    return active.info;
-  }
+  // The options only concern wasm: another active backend is kept whatever they say.
+  const same = active && (choice === "auto" || choice === active.info.name) &&
+    (active.info.name !== "wasm" || active.options === key);
+  if (active && same) return active.info;
   const skipped: string[] = [];
   const want = (name: BackendChoice) => choice === "auto" || choice === name;
   let info: BackendInfo | undefined;
