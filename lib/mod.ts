@@ -35,7 +35,7 @@ export {
   describeBackend,
   initBackend,
   parseBackendChoice,
-} from "./backend.ts";
+} from "./backend/mod.ts";
 export { LIBRARY_VERSION } from "./version.ts";
 export { isUserError, UserError } from "./util/errors.ts";
 export {

@@ -15,7 +15,7 @@ import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { createProjectionNet } from "../lib/model/projection_net.ts";
 import { saveStateDict } from "../lib/model/state_dict.ts";
 import { modelConfigFor, TRAIN_DEFAULTS } from "../lib/train/config.ts";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { fitGaussianDensity } from "../lib/eval/density.ts";
 

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "@std/path";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
   defaultProjectionNetConfig,

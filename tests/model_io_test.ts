@@ -13,7 +13,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import {
   parseSafetensors,
   readSafetensors,

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { join } from "@std/path";
 import { assert } from "@std/assert";
 import { readSafetensors } from "../lib/io/safetensors.ts";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
   type ProjectionNetConfig,

@@ -10,7 +10,7 @@ import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { runPipeline } from "../lib/pipeline/run_pipeline.ts";
 import { predictImages } from "../lib/pipeline/predict.ts";
 import { inferImages, loadBundle } from "../lib/export/infer.ts";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../lib/train/config.ts";
 import { trainCategory } from "../lib/train/trainer.ts";
 import { loadCategoryImages } from "../lib/data/category_images.ts";

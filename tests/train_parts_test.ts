@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/backend/mod.ts";
 import { createOptimizer } from "../lib/train/optimizer.ts";
 import { learningRateAt } from "../lib/train/schedule.ts";
 import { batchesPerPass, batchImageIndices, buildBatch } from "../lib/train/batch_plan.ts";

@@ -1,5 +1,5 @@
 /**
- * Gradient parity of the `wasm` training kernels (`lib/backend/wasm_training_kernels.ts`) with the `cpu`
+ * Gradient parity of the `wasm` training kernels (`lib/backend/kernels/`) with the `cpu`
  * backend: for small seeded inputs, the gradients of a loss through conv2d (kernels 1/3/7, strides 1/2,
  * valid / same / explicit padding), max-pool, batch-norm written with plain ops, gather, a mini ResNet (stem +
  * residual block with 1×1/2 downsample + linear head) must agree within 1e-4 relative L2 — plus the kernels'
@@ -12,15 +12,9 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import "../lib/backend/gradients.ts";
 import { assert, assertEquals, assertLess } from "@std/assert";
-import {
-  configureWasmTrainingKernels,
-  registerWasmTrainingKernels,
-  unregisterWasmTrainingKernels,
-  useWasmGemm,
-  wasmTrainingKernelsRegistered,
-} from "../lib/backend/wasm_training_kernels.ts";
+import { registerWasmTrainingKernels, wasmTrainingKernels } from "../lib/backend/kernels/register.ts";
 import { createGemmEngine, type GemmCall } from "../lib/backend/wasm_gemm.ts";
-import { useWinograd } from "../lib/backend/wasm_conv_gemm.ts";
+import { filterGradConv, filterGradIm2col } from "../lib/bench/filter_grad_variants.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -115,21 +109,32 @@ const MINI_RESNET_SHAPES = [
   [16, 3],
 ];
 
-registerWasmTrainingKernels();
+const stockInput = tf.getKernel(tf.Conv2DBackpropInput, "wasm");
+/** The registration the tests configure (re-registered by the registration test). */
+let kernels = registerWasmTrainingKernels();
 
 Deno.test("wasm training kernels: registration is idempotent, reversible and leaves cpu alone", () => {
   const cpuFilter = tf.getKernel(tf.Conv2DBackpropFilter, "cpu");
-  registerWasmTrainingKernels();
-  assert(wasmTrainingKernelsRegistered());
+  const again = registerWasmTrainingKernels({ gridBlockPixels: 2.5 });
+  assert(again === kernels, "a second registration returns the one in effect");
+  assertEquals(kernels.settings.gridBlockPixels, 2, "counts are made whole");
+  kernels.configure({ gridBlockPixels: 1 << 14 });
+  assert(wasmTrainingKernels() === kernels);
   assert(tf.getKernel(tf.Conv2DBackpropFilter, "wasm") != null);
-  unregisterWasmTrainingKernels();
+  assert(tf.getKernel(tf.Conv2DBackpropInput, "wasm") !== stockInput, "ours replaces the stock kernel");
+  kernels.unregister();
+  assertEquals(wasmTrainingKernels(), null);
   assertEquals(
     tf.getKernel(tf.Conv2DBackpropFilter, "wasm"),
     undefined,
     "stock wasm has no Conv2DBackpropFilter",
   );
-  assert(tf.getKernel(tf.Conv2DBackpropInput, "wasm") != null, "the stock Conv2DBackpropInput is restored");
-  registerWasmTrainingKernels();
+  assert(
+    tf.getKernel(tf.Conv2DBackpropInput, "wasm") === stockInput,
+    "the stock Conv2DBackpropInput is restored",
+  );
+  kernels = registerWasmTrainingKernels();
+  assert(kernels.active);
   assertEquals(tf.getKernel(tf.Conv2DBackpropFilter, "cpu"), cpuFilter);
 });
 
@@ -165,7 +170,7 @@ Deno.test("wasm training kernels: conv2d gradients match cpu", async (t) => {
 
 Deno.test("wasm training kernels: filter gradients over shifted grids in blocks of images match cpu", async () => {
   // One image per block (the per-block products are summed), strides 1 and 2, kernels 1, 3 and 7.
-  const previous = configureWasmTrainingKernels({ gridBlockPixels: 1 });
+  const previous = kernels.configure({ gridBlockPixels: 1 });
   try {
     await assertParity("3×3/1 pad 1", [[3, 9, 7, 8], [3, 3, 8, 16]], conv(1, 1));
     await assertParity("3×3/2 pad 1 odd size", [[3, 9, 7, 8], [3, 3, 8, 16]], conv(2, 1));
@@ -178,12 +183,11 @@ Deno.test("wasm training kernels: filter gradients over shifted grids in blocks 
       (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 2, [[0, 0], [0, 2], [1, 0], [0, 0]]),
     );
   } finally {
-    configureWasmTrainingKernels(previous);
+    kernels.configure(previous);
   }
 });
 
 Deno.test("wasm training kernels: convolutions (direct and Winograd), their gradients and max-pool gradients on our own kernels match cpu", async (t) => {
-  registerWasmTrainingKernels();
   assert(await tf.setBackend("wasm"));
   const module = (tf.backend() as unknown as {
     wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
@@ -217,7 +221,7 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
     counts.pool++;
     maxPoolGrad(job);
   };
-  const previous = useWasmGemm(engine);
+  const previous = kernels.configure({ engine });
   const explicit = (stride: number, pad: number[][]): Fn => (x, w) =>
     tf.conv2d(
       x as tf.Tensor4D,
@@ -280,8 +284,12 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
       [170, "short last block, F(2×2, 3×3)", 2],
     ];
     for (const [blockPixels, blocking, tile] of blockings) {
-      configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: blockPixels });
-      useWinograd(true, tile);
+      kernels.configure({
+        filterGrad: "gemm",
+        gemmGridPixels: blockPixels,
+        winograd: true,
+        winogradTile: tile,
+      });
       for (const [name, shapes, f] of cases) {
         await t.step(`${name}, ${blocking}`, async () => {
           const before = batches;
@@ -292,31 +300,29 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
     }
     for (const [kind, count] of Object.entries(counts)) assertLess(0, count, `no ${kind} job ran`);
   } finally {
-    configureWasmTrainingKernels({ filterGradMethod: "gemm", gemmGridPixels: 1 << 16 });
-    useWinograd(true, 4);
-    useWasmGemm(previous);
+    kernels.configure(previous);
     engine.dispose();
   }
 });
 
 Deno.test("wasm training kernels: im2col filter GEMMs (chunked and tap-grouped) match cpu", async () => {
-  const previous = configureWasmTrainingKernels({ filterGradMethod: "im2col", gemmBlockElements: 700 });
+  const previous = kernels.configure({ filterGrad: filterGradIm2col(700) });
   try {
     await assertParity("3×3/2 in small blocks", [[3, 10, 10, 8], [3, 3, 8, 16]], conv(2, 1));
     await assertParity("7×7/2 in small blocks", [[3, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
   } finally {
-    configureWasmTrainingKernels(previous);
+    kernels.configure(previous);
   }
 });
 
 Deno.test("wasm training kernels: the dilated-convolution filter gradient matches cpu", async () => {
-  const previous = configureWasmTrainingKernels({ filterGradMethod: "conv" });
+  const previous = kernels.configure({ filterGrad: filterGradConv });
   try {
     await assertParity("3×3/2 pad 1 odd size", [[2, 9, 7, 8], [3, 3, 8, 16]], conv(2, 1));
     await assertParity("7×7/2 pad 3", [[2, 16, 16, 3], [7, 7, 3, 8]], conv(2, 3));
     await assertParity("1×1/2", [[2, 10, 10, 8], [1, 1, 8, 16]], conv(2, 0));
   } finally {
-    configureWasmTrainingKernels(previous);
+    kernels.configure(previous);
   }
 });
 
@@ -468,7 +474,7 @@ Deno.test("wasm threads: a 2-thread backend starts under Deno; its conv and max-
   // child process with the project's import map.
   const config = new URL("../deno.json", import.meta.url);
   const threads = new URL("../lib/backend/wasm_threads.ts", import.meta.url);
-  const kernels = new URL("../lib/backend/wasm_training_kernels.ts", import.meta.url);
+  const register = new URL("../lib/backend/kernels/register.ts", import.meta.url);
   const gradients = new URL("../lib/backend/gradients.ts", import.meta.url);
   const gemm = new URL("../lib/backend/wasm_gemm.ts", import.meta.url);
   const script = await Deno.makeTempFile({ suffix: ".ts" });
@@ -480,13 +486,13 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import "${gradients.href}";
 import { enableWasmThreads, wasmThreadsCount } from "${threads.href}";
-import { registerWasmTrainingKernels, useWasmGemm } from "${kernels.href}";
+import { registerWasmTrainingKernels } from "${register.href}";
 import { createGemmEngine } from "${gemm.href}";
 const started = await enableWasmThreads(2);
-registerWasmTrainingKernels();
+const kernels = registerWasmTrainingKernels();
 await tf.setBackend("wasm");
 const engine = await createGemmEngine(tf.backend().wasm.wasmMemory, 2);
-useWasmGemm(engine);
+kernels.configure({ engine });
 const grads = async (backend) => {
   await tf.setBackend(backend);
   return tf.tidy(() => {

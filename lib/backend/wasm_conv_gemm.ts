@@ -31,26 +31,28 @@ import {
   winogradScratchBytes,
 } from "./wasm_gemm.ts";
 
-/** Default target grid pixels per block of images (at least one image per block). */
-const GRID_PIXELS = 1 << 16;
 /** Bytes of C per block of rows, kept in cache across the taps. */
 const C_BLOCK_BYTES = 1 << 20;
 
-/** Whether 3×3 stride-1 convolutions use Winograd (see {@link useWinograd}). */
-let winograd = true;
-/** Output tile of the forward Winograd: F(4×4, 3×3) (default) or F(2×2, 3×3). */
-let winogradTile: 2 | 4 = 4;
-
-/**
- * Turn the Winograd paths on or off and choose the forward tile (4: F(4×4, 3×3), 2.25 multiplications per
- * output and channel pair; 2: F(2×2, 3×3), 4); for comparisons. Returns the previous settings.
- */
-export function useWinograd(on: boolean, tile: 2 | 4 = winogradTile): { on: boolean; tile: 2 | 4 } {
-  const previous = { on: winograd, tile: winogradTile };
-  winograd = on;
-  winogradTile = tile;
-  return previous;
+/** How the convolutions on our GEMM are blocked and whether 3×3 stride-1 ones use Winograd. */
+export interface GemmConvOptions {
+  /** Target grid pixels per block of images (at least one image per block). */
+  gridPixels: number;
+  /** Whether 3×3 stride-1 convolutions (and their filter gradients) use Winograd. */
+  winograd: boolean;
+  /**
+   * Output tile of the forward Winograd: 4 for F(4×4, 3×3), 2.25 multiplications per output and channel
+   * pair; 2 for F(2×2, 3×3), 4 (kept for comparisons).
+   */
+  winogradTile: 2 | 4;
 }
+
+/** The defaults: blocks of 65536 grid pixels, Winograd on 4×4 tiles. */
+export const GEMM_CONV_DEFAULTS: Readonly<GemmConvOptions> = {
+  gridPixels: 1 << 16,
+  winograd: true,
+  winogradTile: 4,
+};
 
 /** Bytes of V and M per block of Winograd tiles and thread (kept in cache between the three stages). */
 const WINOGRAD_BLOCK_BYTES = 1 << 20;
@@ -179,16 +181,17 @@ export function conv2dByGemm(
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
-  gridPixels = GRID_PIXELS,
+  options: GemmConvOptions = GEMM_CONV_DEFAULTS,
 ): tf.TensorInfo | null {
   const [n, h, w, ci] = x.shape;
   const [kh, kw, , co] = filter.shape;
+  const { gridPixels } = options;
   if (x.dtype !== "float32" || filter.dtype !== "float32" || !convSuitsGemm(ci, co, info)) return null;
   const { outHeight: oh, outWidth: ow } = info;
   const y = backend.makeOutput([n, oh, ow, co], "float32");
   if (n * oh * ow * co === 0) return y;
-  if (winograd && kh === 3 && kw === 3 && ci % 4 === 0) {
-    winogradConv(backend, engine, x, filter, info, y, gridPixels);
+  if (options.winograd && kh === 3 && kw === 3 && ci % 4 === 0) {
+    winogradConv(backend, engine, x, filter, info, y, gridPixels, options.winogradTile);
     return y;
   }
   const top = info.padInfo.top;
@@ -270,13 +273,13 @@ function winogradConv(
   info: tf.backend_util.Conv2DInfo,
   y: tf.TensorInfo,
   gridPixels: number,
+  m: 2 | 4,
 ): void {
   const [n, h, w, ci] = x.shape;
   const co = filter.shape[3];
   const { outHeight: oh, outWidth: ow } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const m = winogradTile;
   const elements = winogradElements(m);
   const rowsAxis = gridAxis(h, oh, 3, 1, top);
   const colsAxis = gridAxis(w, ow, 3, 1, left);
@@ -339,8 +342,14 @@ function winogradConv(
 }
 
 /** Whether {@link filterGradWinograd} takes the filter gradient of this convolution. */
-export function winogradGradientSuits(ci: number, co: number, info: tf.backend_util.Conv2DInfo): boolean {
-  return winograd && info.filterHeight === 3 && info.filterWidth === 3 && convSuitsGemm(ci, co, info) &&
+export function winogradGradientSuits(
+  ci: number,
+  co: number,
+  info: tf.backend_util.Conv2DInfo,
+  options: Pick<GemmConvOptions, "winograd"> = GEMM_CONV_DEFAULTS,
+): boolean {
+  return options.winograd && info.filterHeight === 3 && info.filterWidth === 3 &&
+    convSuitsGemm(ci, co, info) &&
     ci % 4 === 0;
 }
 
@@ -360,11 +369,14 @@ export function filterGradWinograd(
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
-  gridPixels = GRID_PIXELS,
+  options: GemmConvOptions = GEMM_CONV_DEFAULTS,
 ): tf.TensorInfo | null {
   const [n, h, w, ci] = x.shape;
   const [, oh, ow, co] = dy.shape;
-  if (x.dtype !== "float32" || dy.dtype !== "float32" || !winogradGradientSuits(ci, co, info)) return null;
+  const { gridPixels } = options;
+  if (x.dtype !== "float32" || dy.dtype !== "float32" || !winogradGradientSuits(ci, co, info, options)) {
+    return null;
+  }
   const dW = backend.makeOutput([3, 3, ci, co], "float32");
   if (n * oh * ow === 0) {
     heap(backend, dW).fill(0);
@@ -375,7 +387,7 @@ export function filterGradWinograd(
   const rowsAxis = gridAxis(h, oh, 3, 1, top);
   const colsAxis = gridAxis(w, ow, 3, 1, left);
   // dy tiles of m×m (F(3×3, 4×4) by default, F(3×3, 2×2) with the 2×2 forward tiles).
-  const m = winogradTile;
+  const m = options.winogradTile;
   const elements = winogradElements(m);
   const stepW = Math.ceil(colsAxis.step / m) * m;
   const step = rowsAxis.step;
@@ -458,7 +470,7 @@ export function filterGradByGemm(
   x: tf.TensorInfo,
   dy: tf.TensorInfo,
   info: tf.backend_util.Conv2DInfo,
-  gridPixels = GRID_PIXELS,
+  gridPixels = GEMM_CONV_DEFAULTS.gridPixels,
 ): tf.TensorInfo | null {
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
   const [n, h, w, ci] = x.shape;

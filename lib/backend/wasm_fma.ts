@@ -24,7 +24,7 @@
  *
  * {@link withFusedMultiplyAdds} applies the rewrite to the binaries instantiated while it runs (the wasm
  * backend's initialisation), keeping the original wherever the rewritten one does not validate
- * (a runtime without relaxed SIMD). `SSPCAB_WASM_FMA=0` turns it off.
+ * (a runtime without relaxed SIMD); the backend's `wasm.fma` option turns it off.
  * @module
  */
 import { uleb } from "./wasm_asm.ts";
@@ -456,11 +456,6 @@ export function relaxedSimdSupported(): boolean {
   }
 }
 
-/** Whether the rewrite is wanted: on unless `SSPCAB_WASM_FMA=0`. */
-export function fusedMultiplyAddWanted(): boolean {
-  return (Deno.env.get("SSPCAB_WASM_FMA") ?? "1") !== "0";
-}
-
 /** What {@link withFusedMultiplyAdds} did, for the backend description. */
 export interface FmaOutcome {
   /** Multiply-add pairs fused in the binaries instantiated (the most in one; 0: none rewritten). */
@@ -479,15 +474,14 @@ function asBytes(source: unknown): Uint8Array | null {
 /**
  * Run `init` (which instantiates the tfjs wasm binary) with `WebAssembly.instantiate` rewriting the binaries it
  * is given by {@link fuseMultiplyAdds}; a binary that does not rewrite or validate is instantiated as it came.
- * `WebAssembly.instantiate` is restored when `init` settles.
+ * `WebAssembly.instantiate` is restored when `init` settles. With `enabled` false, `init` just runs.
  */
 export async function withFusedMultiplyAdds<T>(
   init: () => Promise<T>,
+  enabled = true,
 ): Promise<{ result: T; fma: FmaOutcome }> {
   const fma: FmaOutcome = { fused: 0 };
-  if (!fusedMultiplyAddWanted()) {
-    return { result: await init(), fma: { fused: 0, reason: "SSPCAB_WASM_FMA=0" } };
-  }
+  if (!enabled) return { result: await init(), fma: { fused: 0, reason: "turned off" } };
   if (!relaxedSimdSupported()) {
     return { result: await init(), fma: { fused: 0, reason: "no relaxed SIMD in this runtime" } };
   }

@@ -12,7 +12,7 @@ import { fromFileUrl, join } from "@std/path";
 import { parseCommand, startBackend } from "./common.ts";
 import { defineFlags, type ParsedFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { BACKEND_CHOICES, type BackendChoice, parseBackendChoice } from "../backend.ts";
+import { BACKEND_CHOICES, type BackendChoice, parseBackendChoice } from "../backend/mod.ts";
 import { type Measurement, measureWorkloads } from "../bench/measure.ts";
 import { type SoakSample, soakTraining } from "../bench/soak.ts";
 

@@ -9,8 +9,8 @@ import {
   type BackendInfo,
   describeBackend,
   initBackend,
-} from "../backend.ts";
-import { ENV } from "../config/env.ts";
+} from "../backend/mod.ts";
+import { backendOptionsFromEnv, ENV } from "../config/env.ts";
 
 /** The default data folder: `SSPCAB_DATA_DIR`, else `data/mvtec`. */
 export function defaultDataDir(): string {
@@ -63,12 +63,15 @@ export function parseCommand<const S extends FlagSpecs>(
   return flags;
 }
 
-/** Start the chosen backend and print which one is used and why others were skipped. */
+/**
+ * Start the chosen backend with the wasm switches of the environment (`SSPCAB_WASM_*`, see
+ * `lib/config/env.ts`) and print which one is used and why others were skipped.
+ */
 export async function startBackend(
   choice: BackendChoice,
   log: (line: string) => void = console.log,
 ): Promise<BackendInfo> {
-  const info = await initBackend(choice);
+  const info = await initBackend(choice, backendOptionsFromEnv());
   log(describeBackend(info));
   return info;
 }

@@ -6,7 +6,7 @@
  */
 import { parseCommand, startBackend } from "./common.ts";
 import { defineFlags } from "./flags.ts";
-import { BACKEND_CHOICES } from "../backend.ts";
+import { BACKEND_CHOICES } from "../backend/mod.ts";
 import { runCli } from "../util/errors.ts";
 import { measureWorkloads } from "../bench/measure.ts";
 

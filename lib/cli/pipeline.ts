@@ -10,7 +10,7 @@ import { runPipeline } from "../pipeline/run_pipeline.ts";
 import { plotDir } from "../pipeline/run_eval.ts";
 import { perfCsvPath } from "../io/perf_csv.ts";
 import { pipelineFlags, pipelineOptionsFromFlags } from "./pipeline_flags.ts";
-import { BACKEND_CHOICES } from "../backend.ts";
+import { BACKEND_CHOICES } from "../backend/mod.ts";
 import { ENV } from "../config/env.ts";
 
 const SUMMARY = "Run CutPaste + SSPCAB end to end (train → eval → export → infer) on one category.";

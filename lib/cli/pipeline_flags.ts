@@ -5,7 +5,7 @@
  */
 import { defineFlags, type FlagDefault, type ParsedFlags } from "./flags.ts";
 import type { PipelineOptions } from "../pipeline/run_pipeline.ts";
-import type { BackendChoice } from "../backend.ts";
+import type { BackendChoice } from "../backend/mod.ts";
 import { ENV } from "../config/env.ts";
 
 /** Defaults of an end-to-end command; `B` is the set of backends it accepts. */

@@ -12,7 +12,7 @@
 import { parseCommand } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { BACKEND_CHOICES } from "../backend.ts";
+import { BACKEND_CHOICES } from "../backend/mod.ts";
 import { runReport } from "../report/run.ts";
 import { checkReport } from "../report/screenshot.ts";
 import { displayPath } from "../notebook/params.ts";

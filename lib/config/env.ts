@@ -183,8 +183,48 @@ function listVar(name: string, defaultText: string, d: Declared): EnvVar<string[
  */
 export const ENV_BACKEND_CHOICES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 
+/** The type of {@link ENV}: each variable's getter, by key. */
+export interface EnvRegistry {
+  /** `SSPCAB_DATA_DIR`. */
+  dataDir: EnvVar<string | undefined>;
+  /** `SSPCAB_BACKEND`. */
+  backend: EnvVar<typeof ENV_BACKEND_CHOICES[number]>;
+  /** `SSPCAB_CATEGORY`. */
+  category: EnvVar<string | undefined>;
+  /** `SSPCAB_SIZE`. */
+  size: EnvVar<number | undefined>;
+  /** `SSPCAB_STEPS`. */
+  steps: EnvVar<number | undefined>;
+  /** `SSPCAB_OUTPUT_DIR`. */
+  outputDir: EnvVar<string>;
+  /** `SSPCAB_ARCHIVE`. */
+  archive: EnvVar<string | undefined>;
+  /** `SSPCAB_REPORT_FACTS`. */
+  reportFacts: EnvVar<string | undefined>;
+  /** `SSPCAB_PYTHON`. */
+  python: EnvVar<string | undefined>;
+  /** `SSPCAB_CHROMIUM`. */
+  chromium: EnvVar<string | undefined>;
+  /** `SSPCAB_WASM_FMA`. */
+  wasmFma: EnvVar<boolean>;
+  /** `SSPCAB_WASM_GEMM`. */
+  wasmGemm: EnvVar<boolean>;
+  /** `SSPCAB_WASM_WINOGRAD`. */
+  wasmWinograd: EnvVar<boolean>;
+  /** `SSPCAB_WASM_THREADS`. */
+  wasmThreads: EnvVar<number | undefined>;
+  /** `SSPCAB_PARITY_FIXTURE`. */
+  parityFixture: EnvVar<string | undefined>;
+  /** `SSPCAB_DENSITY_FIXTURE`. */
+  densityFixture: EnvVar<string | undefined>;
+  /** `SSPCAB_TEST_BACKENDS`. */
+  testBackends: EnvVar<string[] | undefined>;
+  /** `SSPCAB_REPORT_TEST`. */
+  reportTest: EnvVar<boolean>;
+}
+
 /** Every `SSPCAB_*` variable, by a short camelCase key. */
-export const ENV = {
+export const ENV: EnvRegistry = {
   // Notebook parameters (also read by the `deno task` commands where noted).
 
   /**

@@ -126,7 +126,7 @@ function updateRunningStats(
  *
  * Written for few passes over the activations, most of a ResNet step's elementwise work being here: the
  * per-channel affine maps (x̂ from x; y and mean(dy) + x̂·mean(dy·x̂) from x̂) are `tf.batchNorm` calls,
- * one pass each (on `wasm` an XNNPACK kernel, see `lib/backend/wasm_training_kernels.ts`), and the variance
+ * one pass each (on `wasm` an XNNPACK kernel, see `lib/backend/kernels/FusedBatchNorm.ts`), and the variance
  * is the mean of one `squaredDifference` pass.
  */
 function batchNormTrain(

@@ -134,7 +134,7 @@ export {
 } from "./training_view.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export type { BackendInfo } from "../backend.ts";
+export type { BackendInfo } from "../backend/mod.ts";
 export type { BackendRun } from "../pipeline/compare_backends.ts";
 export type { Batch } from "../train/batch_plan.ts";
 export type { BundleMetadata } from "../export/bundle.ts";

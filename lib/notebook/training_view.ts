@@ -6,7 +6,7 @@
  * @module
  */
 import { median } from "../util/stats.ts";
-import type { BackendInfo } from "../backend.ts";
+import type { BackendInfo } from "../backend/mod.ts";
 import { modelConfigFor, type RunPaths, TRAIN_DEFAULTS, type TrainConfig } from "../train/config.ts";
 import type { HistoryEntry } from "../train/checkpoint.ts";
 import type { StepInfo, TrainHooks, TrainResult } from "../train/trainer.ts";

@@ -3,7 +3,7 @@
  * backend comparison (same predictions everywhere, latency per backend).
  * @module
  */
-import { type BackendChoice, type BackendInfo, initBackend } from "../backend.ts";
+import { type BackendChoice, type BackendInfo, initBackend } from "../backend/mod.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
 import type { Prediction } from "./predict.ts";
 import { median } from "../util/stats.ts";

@@ -30,10 +30,10 @@ export { type CategoryEvalResult, type EvalOptions, evaluateCategories, plotDir 
 export { type PipelineOptions, type PipelineStep, runPipeline } from "./run_pipeline.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export type { BackendChoice } from "../backend.ts";
+export type { BackendChoice } from "../backend/mod.ts";
 export type { DensityKind } from "../eval/evaluate.ts";
 export type { TrainConfig } from "../train/config.ts";
-export { BACKEND_CHOICES } from "../backend.ts";
+export { BACKEND_CHOICES } from "../backend/mod.ts";
 export type { CutPasteVariant } from "../augment/cutpaste.ts";
 export { DENSITY_KINDS } from "../eval/evaluate.ts";
 export type { OptimizerName } from "../train/optimizer.ts";

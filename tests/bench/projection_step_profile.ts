@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { startWasmBackend } from "../../lib/backend/wasm.ts";
+import { backendOptionsFromEnv } from "../../lib/config/env.ts";
 import {
   createProjectionNet,
   defaultProjectionNetConfig,
@@ -50,7 +51,7 @@ const batch = arg("batch", 8);
 const top = arg("top", 25);
 const steps = arg("steps", 2);
 
-console.log(await startWasmBackend());
+console.log((await startWasmBackend(backendOptionsFromEnv().wasm)).device);
 const net = createProjectionNet(defaultProjectionNetConfig(), 0);
 const rng = createRng(1);
 const n = 3 * batch;

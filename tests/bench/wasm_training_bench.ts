@@ -1,6 +1,6 @@
 /**
  * Timing of one ResNet18 training step (forward + backward + SGD update through `tf.variableGrads`) on the
- * TensorFlow.js `wasm` backend, with the training kernels of `lib/backend/wasm_training_kernels.ts`.
+ * TensorFlow.js `wasm` backend, with the training kernels of `lib/backend/kernels/`.
  * Self-contained: the network is built here from plain `tf` ops in NHWC (conv 7×7/2 with explicit pad 3 +
  * "valid", batch-norm in train mode from mean/sub/rsqrt, ReLU, max-pool 3/2 pad 1, four layers of two basic
  * blocks with 64/128/256/512 channels and 1×1/2 downsampling, global average pool, a linear head, softmax
@@ -24,10 +24,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "../../lib/backend/gradients.ts";
 import "@tensorflow/tfjs-backend-wasm";
-import {
-  registerWasmTrainingKernels,
-  unregisterWasmTrainingKernels,
-} from "../../lib/backend/wasm_training_kernels.ts";
+import { registerWasmTrainingKernels } from "../../lib/backend/kernels/register.ts";
 import { enableWasmThreads } from "../../lib/backend/wasm_threads.ts";
 import { installLeanBackprop } from "../../lib/backend/lean_backprop.ts";
 
@@ -341,8 +338,8 @@ async function main(): Promise<void> {
   padInsideConv = args.convPad === "conv";
   customBatchNorm = args.bn === "custom";
   const threads = args.threads > 1 ? await enableWasmThreads(args.threads) : 1;
+  const kernels = args.naive ? null : registerWasmTrainingKernels();
   if (args.naive) registerNaiveFilterGrad();
-  else registerWasmTrainingKernels();
   if (args.lean) installLeanBackprop();
   if (!(await tf.setBackend("wasm"))) throw new Error("could not start the wasm backend");
   console.log(
@@ -367,7 +364,7 @@ async function main(): Promise<void> {
       console.log(`forward    ${size}² batch 8: ${fmt(f)}`);
     }
   }
-  if (!args.naive) unregisterWasmTrainingKernels();
+  kernels?.unregister();
   tf.dispose([...p.values()]);
 }
 

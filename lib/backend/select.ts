@@ -4,15 +4,18 @@
  * `auto` tries, in order: TensorFlow native (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`, only
  * when already installed in the project's `node_modules` — optional, never required), WebGPU (Deno's
  * `navigator.gpu` with a hardware adapter), wasm (XNNPACK, SIMD), then the plain-JS `cpu` backend. A backend
- * can be forced with `--backend NAME` or the `SSPCAB_BACKEND` environment variable; the result says which
- * backend and device are in use and why the others were skipped.
+ * can be forced by name (a command's `--backend`); the result says which backend and device are in use and
+ * why the others were skipped. How the wasm backend runs comes in as {@link BackendOptions}; nothing here
+ * reads the environment.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
-import "./backend/gradients.ts";
+import "./gradients.ts";
 import { fromFileUrl, join } from "@std/path";
-import { UserError } from "./util/errors.ts";
+import { UserError } from "../util/errors.ts";
+import type { BackendOptions } from "./options.ts";
+import { requestGpuAdapter } from "./webgpu_probe.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_CHOICES = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -27,29 +30,28 @@ export interface BackendInfo {
   device: string;
   /** Why each backend tried before this one was skipped. */
   skipped: string[];
-  /** Whether this backend can run a training step (all of ours can, wasm through our own kernels). */
+  /**
+   * Whether this backend can run a training step (all of ours can, wasm through our own kernels — not with
+   * the stock ones that run on a tfjs version our kernels were not written for).
+   */
   canTrain: boolean;
 }
 
-let active: BackendInfo | undefined;
+/** The backend {@link initBackend} started last, with the options it was given. */
+let active: { info: BackendInfo; options: string } | undefined;
 
 // Production mode: no debug checks and no "install tfjs-node" banner on the cpu backend.
 tf.env().set("PROD", true);
 
-/** Parse a backend name (from a flag or the environment), with a clear error listing the valid ones. */
+/** Parse a backend name (from a flag or a setting), with a clear error listing the valid ones. */
 export function parseBackendChoice(value: string | undefined): BackendChoice {
   const v = (value ?? "auto").trim().toLowerCase();
   if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
   throw new UserError(`unknown backend "${value}"`, `use one of: ${BACKEND_CHOICES.join(", ")}`);
 }
 
-/** The backend choice from `SSPCAB_BACKEND`, or `auto`. */
-export function backendFromEnv(): BackendChoice {
-  return parseBackendChoice(Deno.env.get("SSPCAB_BACKEND") ?? "auto");
-}
-
 function projectNodeModules(): string {
-  return join(fromFileUrl(new URL("..", import.meta.url)), "node_modules");
+  return join(fromFileUrl(new URL("../..", import.meta.url)), "node_modules");
 }
 
 async function tryTensorflow(skipped: string[]): Promise<string | undefined> {
@@ -70,20 +72,6 @@ async function tryTensorflow(skipped: string[]): Promise<string | undefined> {
     }
   }
   return undefined;
-}
-
-// deno-lint-ignore no-explicit-any
-type GpuAdapter = any;
-
-async function requestGpuAdapter(): Promise<GpuAdapter | undefined> {
-  // deno-lint-ignore no-explicit-any
-  const gpu = (navigator as any).gpu;
-  if (!gpu) return undefined;
-  try {
-    return (await gpu.requestAdapter({ powerPreference: "high-performance" })) ?? undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function tryWebgpu(skipped: string[], allowSoftware: boolean): Promise<string | undefined> {
@@ -108,10 +96,13 @@ async function tryWebgpu(skipped: string[], allowSoftware: boolean): Promise<str
   return `${description}${info.isFallbackAdapter ? " (software adapter)" : ""}`;
 }
 
-async function tryWasm(skipped: string[]): Promise<string | undefined> {
+async function tryWasm(
+  skipped: string[],
+  options: BackendOptions,
+): Promise<{ device: string; canTrain: boolean } | undefined> {
   try {
-    const { startWasmBackend } = await import("./backend/wasm.ts");
-    return await startWasmBackend();
+    const { startWasmBackend } = await import("./wasm.ts");
+    return await startWasmBackend(options.wasm);
   } catch (err) {
     skipped.push(`wasm: failed to start (${(err as Error).message.split("\n")[0]})`);
     return undefined;
@@ -120,10 +111,19 @@ async function tryWasm(skipped: string[]): Promise<string | undefined> {
 
 /**
  * Select and start a backend. `auto` picks the fastest available (see the module doc); a forced choice that
- * cannot start is a {@link UserError} that says why. Calling it again with the active backend is cheap.
+ * cannot start is a {@link UserError} that says why. `options` say how the wasm backend runs (every part on
+ * and one thread per logical core, at most 8, by default). Calling it again with the active backend (and, for
+ * wasm, the same options) is cheap.
  */
-export async function initBackend(choice: BackendChoice = backendFromEnv()): Promise<BackendInfo> {
-  if (active && (choice === "auto" || choice === active.name)) return active;
+export async function initBackend(
+  choice: BackendChoice = "auto",
+  options: BackendOptions = {},
+): Promise<BackendInfo> {
+  const key = JSON.stringify(options);
+  // The options only concern wasm: another active backend is kept whatever they say.
+  const same = active && (choice === "auto" || choice === active.info.name) &&
+    (active.info.name !== "wasm" || active.options === key);
+  if (active && same) return active.info;
   const skipped: string[] = [];
   const want = (name: BackendChoice) => choice === "auto" || choice === name;
   let info: BackendInfo | undefined;
@@ -137,8 +137,8 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
     if (device) info = { name: "webgpu", device, skipped, canTrain: true };
   }
   if (!info && want("wasm")) {
-    const device = await tryWasm(skipped);
-    if (device) info = { name: "wasm", device, skipped, canTrain: true };
+    const wasm = await tryWasm(skipped, options);
+    if (wasm) info = { name: "wasm", device: wasm.device, skipped, canTrain: wasm.canTrain };
   }
   if (!info && want("cpu")) {
     await tf.setBackend("cpu");
@@ -147,11 +147,11 @@ export async function initBackend(choice: BackendChoice = backendFromEnv()): Pro
   if (!info) {
     throw new UserError(
       `backend "${choice}" is not available here: ${skipped.join("; ")}`,
-      "choose another with --backend (auto, webgpu, wasm, cpu) or SSPCAB_BACKEND",
+      "choose another with --backend (auto, webgpu, wasm, cpu)",
     );
   }
   await tf.ready();
-  active = info;
+  active = { info, options: key };
   return info;
 }
 
