@@ -59,4 +59,6 @@ export * from "./export/graph_model.ts";
 export * from "./export/bundle_io.ts";
 export * from "./export/bundle.ts";
 export * from "./export/infer.ts";
+export * from "./export/onnx/mod.ts";
+export * from "./export/onnx_engine.ts";
 export * as plot from "./plot/mod.ts";

@@ -16,7 +16,7 @@ import {
 } from "./schema.ts";
 
 /** An attribute value: a number is INT when integral unless given as `{ float }`; strings are STRING. */
-export type AttrValue =
+export type OnnxAttrValue =
   | number
   | { float: number }
   | string
@@ -28,7 +28,7 @@ export type InitializerValues = Float32Array | BigInt64Array;
 
 const utf8 = new TextEncoder();
 
-function attribute(name: string, value: AttrValue): AttributeJson {
+function attribute(name: string, value: OnnxAttrValue): AttributeJson {
   if (typeof value === "number") {
     if (!Number.isInteger(value)) {
       throw new Error(`onnx attribute "${name}": ${value} is not an integer (use { float } for FLOAT)`);
@@ -90,7 +90,7 @@ export class OnnxGraphBuilder {
     opType: string,
     name: string,
     inputs: readonly string[],
-    attrs: Record<string, AttrValue> = {},
+    attrs: Record<string, OnnxAttrValue> = {},
     options: { output?: string; doc?: string } = {},
   ): string {
     if (this.nodeNames.has(name)) throw new Error(`onnx export: duplicate node name "${name}"`);
