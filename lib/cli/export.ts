@@ -25,6 +25,13 @@ const FLAGS: FlagSpec[] = [
     type: "string",
     help: "output folder (default: outputs/inference/<data_type>)",
   },
+  {
+    name: "format",
+    type: "string",
+    default: "tfjs",
+    choices: ["tfjs", "onnx", "all"],
+    help: "model files: TensorFlow.js graph model, model.onnx, or both",
+  },
 ];
 
 if (import.meta.main) {
@@ -43,7 +50,8 @@ if (import.meta.main) {
     const outDir = flags.save_inference_dir
       ? String(flags.save_inference_dir)
       : join("outputs", "inference", category);
-    const result = await exportBundle({ modelPath, category, outDir });
+    const format = String(flags.format) as "tfjs" | "onnx" | "all";
+    const result = await exportBundle({ modelPath, category, outDir, format });
     console.log(
       `exported ${category} (image size ${result.metadata.imageSize}, threshold ${
         result.metadata.threshold.toFixed(6)

@@ -6,6 +6,7 @@ import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
+import { type ExecutionProvider, inferImagesOnnx, loadOnnxBundle } from "../export/onnx_engine.ts";
 import { formatPrediction } from "../predict/predict.ts";
 
 const SUMMARY = "Run an exported inference bundle on images.";
@@ -15,6 +16,20 @@ const FLAGS: FlagSpec[] = [
   { name: "img_path", type: "string", aliases: ["img_file"], help: "image file or folder (more may follow)" },
   { name: "batch_size", type: "number", default: 8, help: "images per forward pass" },
   BACKEND_FLAG,
+  {
+    name: "engine",
+    type: "string",
+    default: "tfjs",
+    choices: ["tfjs", "onnxruntime"],
+    help: "tfjs runs model.json; onnxruntime runs model.onnx (optional package onnxruntime-node)",
+  },
+  {
+    name: "execution_provider",
+    type: "string",
+    default: "cpu",
+    choices: ["cpu", "cuda", "tensorrt"],
+    help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
+  },
 ];
 
 if (import.meta.main) {
@@ -25,9 +40,22 @@ if (import.meta.main) {
       throw new UserError("--model_dir is required", "pass the folder written by `deno task export`");
     }
     const inputs = [...(flags.img_path ? [String(flags.img_path)] : []), ...flags._];
+    const batchSize = Number(flags.batch_size);
+    if (flags.engine === "onnxruntime") {
+      const provider = String(flags.execution_provider) as ExecutionProvider;
+      const bundle = await loadOnnxBundle(String(flags.model_dir), { executionProviders: [provider] });
+      try {
+        for (const p of await inferImagesOnnx(bundle, inputs, { batchSize })) {
+          console.log(formatPrediction(p));
+        }
+      } finally {
+        await bundle.session.release();
+      }
+      return;
+    }
     await startBackend(flags.backend, () => {});
     const bundle = await loadBundle(String(flags.model_dir));
-    for (const p of await inferImages(bundle, inputs, { batchSize: Number(flags.batch_size) })) {
+    for (const p of await inferImages(bundle, inputs, { batchSize })) {
       console.log(formatPrediction(p));
     }
   });
