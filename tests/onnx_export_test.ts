@@ -423,6 +423,67 @@ Deno.test("whitening: W·Wᵀ = P for a definite and a singular precision, in fl
   }
 });
 
+Deno.test("score in float32: the whitened norm keeps 1e-4 where the quadratic form loses digits (cond 1e8)", () => {
+  // P = V·diag(λ)·Vᵀ with λ from 1 to 1e8 and a random rotation V; d drawn from the Gaussian itself.
+  const f = Math.fround;
+  const rng = createRng(3);
+  const n = 16;
+  const vs: number[][] = [];
+  for (let k = 0; k < n; k++) {
+    let v = Array.from({ length: n }, () => rng.normal());
+    for (const u of vs) {
+      const dot = v.reduce((s, x, i) => s + x * u[i], 0);
+      v = v.map((x, i) => x - dot * u[i]);
+    }
+    const norm = Math.hypot(...v);
+    vs.push(v.map((x) => x / norm));
+  }
+  const lambda = Array.from({ length: n }, (_, k) => 10 ** (8 * k / (n - 1)));
+  const p = createMatrix(n, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += vs[k][i] * lambda[k] * vs[k][j];
+      p.data[i * n + j] = s;
+    }
+  }
+  const w = whiteningMatrix(p).matrix;
+  let worstQuadratic = 0;
+  let worstWhitened = 0;
+  for (let t = 0; t < 200; t++) {
+    const d = new Array(n).fill(0);
+    for (let k = 0; k < n; k++) {
+      const z = rng.normal() / Math.sqrt(lambda[k]);
+      for (let i = 0; i < n; i++) d[i] += z * vs[k][i];
+    }
+    const d32 = d.map(f);
+    let truth = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) truth += d32[i] * p.data[i * n + j] * d32[j];
+    truth = Math.sqrt(truth);
+    // Float32 arithmetic, operation by operation: sqrt(dᵀPd) and ‖dᵀW‖₂.
+    let q = 0;
+    for (let i = 0; i < n; i++) {
+      let r = 0;
+      for (let j = 0; j < n; j++) r = f(r + f(f(p.data[i * n + j]) * d32[j]));
+      q = f(q + f(d32[i] * r));
+    }
+    let ss = 0;
+    for (let k = 0; k < n; k++) {
+      let y = 0;
+      for (let i = 0; i < n; i++) y = f(y + f(d32[i] * f(w.data[i * n + k])));
+      ss = f(ss + f(y * y));
+    }
+    worstQuadratic = Math.max(worstQuadratic, Math.abs(Math.sqrt(Math.max(0, q)) - truth) / truth);
+    worstWhitened = Math.max(worstWhitened, Math.abs(Math.sqrt(ss) - truth) / truth);
+  }
+  console.log(
+    `worst relative score error in float32: quadratic form ${worstQuadratic.toExponential(2)}, ` +
+      `whitened norm ${worstWhitened.toExponential(2)}`,
+  );
+  assert(worstWhitened < 1e-4, `whitened: ${worstWhitened}`);
+  assert(worstQuadratic > 100 * worstWhitened, `quadratic ${worstQuadratic} vs whitened ${worstWhitened}`);
+});
+
 Deno.test({
   name: "bundle end to end: export --format all, then the onnxruntime engine gives predict's verdicts",
   ...opts,
