@@ -17,6 +17,12 @@ const FLAGS = defineFlags({
   model_path: { type: "string", help: "model file (default: <model_dir>/model-<data_type>.safetensors)" },
   model_dir: MODEL_DIR_FLAG,
   save_inference_dir: { type: "string", help: "output folder (default: outputs/inference/<data_type>)" },
+  format: {
+    type: "string",
+    default: "tfjs",
+    choices: ["tfjs", "onnx", "all"],
+    help: "model files: TensorFlow.js graph model, model.onnx, or both",
+  },
 });
 
 if (import.meta.main) {
@@ -31,7 +37,7 @@ if (import.meta.main) {
       modelPath = runPaths({ category, modelDir: modelPath, logDir: "" }).best;
     }
     const outDir = flags.save_inference_dir || join("outputs", "inference", category);
-    const result = await exportBundle({ modelPath, category, outDir });
+    const result = await exportBundle({ modelPath, category, outDir, format: flags.format });
     console.log(
       `exported ${category} (image size ${result.metadata.imageSize}, threshold ${
         result.metadata.threshold.toFixed(6)

@@ -6,6 +6,7 @@ import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
+import { inferImagesOnnx, loadOnnxBundle } from "../export/onnx_engine.ts";
 import { formatPrediction } from "../pipeline/predict.ts";
 
 const SUMMARY = "Run an exported inference bundle on images.";
@@ -15,6 +16,18 @@ const FLAGS = defineFlags({
   img_path: { type: "string", aliases: ["img_file"], help: "image file or folder (more may follow)" },
   batch_size: { type: "number", default: 8, help: "images per forward pass" },
   backend: BACKEND_FLAG,
+  engine: {
+    type: "string",
+    default: "tfjs",
+    choices: ["tfjs", "onnxruntime"],
+    help: "tfjs runs model.json; onnxruntime runs model.onnx (optional package onnxruntime-node)",
+  },
+  execution_provider: {
+    type: "string",
+    default: "cpu",
+    choices: ["cpu", "cuda", "tensorrt"],
+    help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
+  },
 });
 
 if (import.meta.main) {
@@ -25,9 +38,23 @@ if (import.meta.main) {
       throw new UserError("--model_dir is required", "pass the folder written by `deno task export`");
     }
     const inputs = [...(flags.img_path ? [flags.img_path] : []), ...flags._];
+    const batchSize = flags.batch_size;
+    if (flags.engine === "onnxruntime") {
+      const bundle = await loadOnnxBundle(flags.model_dir, {
+        executionProviders: [flags.execution_provider],
+      });
+      try {
+        for (const p of await inferImagesOnnx(bundle, inputs, { batchSize })) {
+          console.log(formatPrediction(p));
+        }
+      } finally {
+        await bundle.session.release();
+      }
+      return;
+    }
     await startBackend(flags.backend, () => {});
     const bundle = await loadBundle(flags.model_dir);
-    for (const p of await inferImages(bundle, inputs, { batchSize: flags.batch_size })) {
+    for (const p of await inferImages(bundle, inputs, { batchSize })) {
       console.log(formatPrediction(p));
     }
   });

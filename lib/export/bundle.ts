@@ -1,7 +1,7 @@
 /**
  * The self-contained inference bundle: the network as a TensorFlow.js graph model (`model.json` + weights,
- * loadable by `tf.loadGraphModel` in a browser) that takes raw RGB and, for a Gaussian density, outputs the
- * anomaly score itself; `density.json` (the fitted density and threshold); and `metadata.json` (category,
+ * loadable by `tf.loadGraphModel` in a browser) and/or as an ONNX model (`model.onnx`, see `onnx/export.ts`),
+ * each taking raw RGB and, for a Gaussian density, outputting the anomaly score itself; `density.json` (the fitted density and threshold); and `metadata.json` (category,
  * image size, preprocessing, training configuration, metrics, library version).
  * @module
  */
@@ -14,13 +14,20 @@ import { disposeParams } from "../model/params.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
 import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { LIBRARY_VERSION } from "../version.ts";
+import { UserError } from "../util/errors.ts";
+import { buildBundleOnnx, ONNX_MODEL_FILE, writeOnnxModel } from "./onnx/model_file.ts";
+import { ONNX_OPSET } from "./onnx/export.ts";
 
 /** Files of a bundle. */
 export const BUNDLE_FILES = {
   metadata: "metadata.json",
   density: "density.json",
   model: "model.json",
+  onnx: ONNX_MODEL_FILE,
 } as const;
+
+/** Which model files a bundle gets: the TensorFlow.js graph model, the ONNX model, or both. */
+export type BundleFormat = "tfjs" | "onnx" | "all";
 
 /** Identifies our bundle metadata. */
 export const BUNDLE_FORMAT = "sspcab-inference-bundle";
@@ -49,11 +56,24 @@ export interface BundleMetadata {
   libraryVersion: string;
   /** When it was exported (ISO time). */
   exportedAt: string;
+  /** Model files in the bundle (absent in bundles from before ONNX export: tfjs only). */
+  formats?: Array<"tfjs" | "onnx">;
+  /** The ONNX model, when exported: file, opset, input element type and graph outputs. */
+  onnx?: { file: string; opset: number; input: "float32" | "uint8"; outputs: string[] };
 }
 
 /** Export a trained model and its fitted density (from `eval`) as an inference bundle in `outDir`. */
 export async function exportBundle(
-  options: { modelPath: string; category: string; densityPath?: string; outDir: string },
+  options: {
+    modelPath: string;
+    category: string;
+    densityPath?: string;
+    outDir: string;
+    /** Model files to write (default `tfjs`). */
+    format?: BundleFormat;
+    /** Element type of the ONNX model's `image` input (default float32). */
+    onnxInput?: "float32" | "uint8";
+  },
 ): Promise<{ dir: string; files: string[]; metadata: BundleMetadata }> {
   const densityPath = options.densityPath ?? fittedModelPath(join(options.modelPath, ".."), options.category);
   const fitted = await loadFittedModel(densityPath);
@@ -62,18 +82,33 @@ export async function exportBundle(
   });
   try {
     const gaussian = fitted.density.kind === "gaussian";
-    const artifacts = await buildGraphModel(model.net, {
-      imageSize: model.config.size,
-      density: fitted.density.kind === "gaussian"
-        ? {
-          mean: fitted.density.location,
-          precision: fitted.density.precision.data,
-          l2Normalize: fitted.density.l2Normalize,
-        }
-        : undefined,
-      metadata: { category: options.category },
-    });
-    const written = await writeGraphModel(options.outDir, artifacts);
+    const format = options.format ?? "tfjs";
+    if (!["tfjs", "onnx", "all"].includes(format)) {
+      throw new UserError(`unknown export format "${format}"`, "use tfjs, onnx or all");
+    }
+    const files: string[] = [];
+    if (format === "tfjs" || format === "all") {
+      const artifacts = await buildGraphModel(model.net, {
+        imageSize: model.config.size,
+        density: fitted.density.kind === "gaussian"
+          ? {
+            mean: fitted.density.location,
+            precision: fitted.density.precision.data,
+            l2Normalize: fitted.density.l2Normalize,
+          }
+          : undefined,
+        metadata: { category: options.category },
+      });
+      const written = await writeGraphModel(options.outDir, artifacts);
+      files.push(written.modelJson, ...written.weights);
+    }
+    let onnx: BundleMetadata["onnx"];
+    if (format === "onnx" || format === "all") {
+      const input = options.onnxInput ?? "float32";
+      const built = await buildBundleOnnx(model, fitted, { category: options.category, inputType: input });
+      files.push(await writeOnnxModel(options.outDir, built.bytes));
+      onnx = { file: ONNX_MODEL_FILE, opset: ONNX_OPSET, input, outputs: built.outputs };
+    }
     await saveFittedModel(join(options.outDir, BUNDLE_FILES.density), fitted);
     const metadata: BundleMetadata = {
       format: BUNDLE_FORMAT,
@@ -92,13 +127,14 @@ export async function exportBundle(
       training: model.config,
       libraryVersion: LIBRARY_VERSION,
       exportedAt: new Date().toISOString(),
+      formats: format === "all" ? ["tfjs", "onnx"] : [format],
+      ...(onnx ? { onnx } : {}),
     };
     await writeJsonAtomic(join(options.outDir, BUNDLE_FILES.metadata), metadata);
     return {
       dir: options.outDir,
       files: [
-        written.modelJson,
-        ...written.weights,
+        ...files,
         join(options.outDir, BUNDLE_FILES.density),
         join(options.outDir, BUNDLE_FILES.metadata),
       ],

@@ -27,8 +27,8 @@ export interface InferenceBundle {
   fitted: FittedModel;
 }
 
-/** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */
-export async function loadBundle(dir: string): Promise<InferenceBundle> {
+/** Read and check a bundle's `metadata.json`, with clear errors for a missing or foreign file. */
+export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
   const metaPath = join(dir, BUNDLE_FILES.metadata);
   let metadata: BundleMetadata;
   try {
@@ -43,6 +43,18 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
     throw new UserError(
       `${metaPath} is not an inference bundle of this tool`,
       "re-export with `deno task export`",
+    );
+  }
+  return metadata;
+}
+
+/** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */
+export async function loadBundle(dir: string): Promise<InferenceBundle> {
+  const metadata = await readBundleMetadata(dir);
+  if (metadata.formats && !metadata.formats.includes("tfjs")) {
+    throw new UserError(
+      `${join(dir, BUNDLE_FILES.metadata)}: this bundle holds only ${metadata.formats.join(", ")} models`,
+      "run it with the onnxruntime engine, or export again with --format tfjs (or all)",
     );
   }
   const fitted = await loadFittedModel(join(dir, BUNDLE_FILES.density));
