@@ -10,6 +10,7 @@
  */
 import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
 import { UserError } from "../util/errors.ts";
+import { writeJsonAtomic } from "../io/atomic_write.ts";
 
 /** The environment variables of the parameters cell, by parameter. */
 export const PARAMETER_ENV = {
@@ -111,5 +112,5 @@ export async function reportFact(key: string, value: string | number | boolean):
     facts = {};
   }
   facts[key] = value;
-  await Deno.writeTextFile(file, JSON.stringify(facts, null, 2) + "\n");
+  await writeJsonAtomic(file, facts);
 }
