@@ -594,3 +594,40 @@ Deno.test("images: the decompression-bomb refusal names --max_pixels with the va
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "train CLI: --max_pixels reaches image loading; SIGINT releases the lock",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sspcab_rel_cli_" });
+    try {
+      await syntheticData(dir);
+      const refused = await new Deno.Command(Deno.execPath(), {
+        args: trainArgs(dir, 2, ["--max_pixels", "500"]),
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).output();
+      const err = dec(refused.stderr);
+      assertEquals(refused.code, 2, err);
+      assertStringIncludes(err, "more than the limit of 500 pixels");
+      assertStringIncludes(err, "--max_pixels 1024");
+      const lockPath = runLockPath(join(dir, "models"), CATEGORY);
+      assertEquals(await Deno.stat(lockPath).catch(() => null), null, "released after the error");
+
+      const child = new Deno.Command(Deno.execPath(), {
+        args: trainArgs(dir, 50),
+        stdout: "null",
+        stderr: "null",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      await waitFor(lockPath, 120_000);
+      child.kill("SIGINT");
+      const status = await child.status;
+      assertEquals(status.code, 130);
+      assertEquals(await Deno.stat(lockPath).catch(() => null), null, "released on SIGINT");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -10,6 +10,7 @@ import {
   initBackend,
   parseBackendChoice,
 } from "../backend.ts";
+import { UserError } from "../util/errors.ts";
 
 /** The default data folder: `SSPCAB_DATA_DIR`, else `data/mvtec`. */
 export function defaultDataDir(): string {
@@ -40,6 +41,23 @@ export const MODEL_DIR_FLAG: FlagSpec = {
   default: "outputs/models",
   help: "folder of trained models and their results",
 };
+
+/** `--max_pixels`: the decompression-bomb limit of image decoding (library default: 100 megapixels). */
+export const MAX_PIXELS_FLAG: FlagSpec = {
+  name: "max_pixels",
+  type: "number",
+  help: "refuse images with more pixels than this (default: 100000000)",
+};
+
+/** The value of `--max_pixels` (undefined when not given); a positive integer. */
+export function maxPixelsFrom(flags: Record<string, unknown>): number | undefined {
+  if (flags.max_pixels === undefined) return undefined;
+  const n = Number(flags.max_pixels);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError(`--max_pixels must be a positive integer, got ${flags.max_pixels}`);
+  }
+  return n;
+}
 
 /** `--type`: categories. */
 export const TYPE_FLAG: FlagSpec = {

@@ -7,6 +7,8 @@
 import {
   BACKEND_FLAG,
   DATA_DIR_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
   startBackend,
@@ -41,6 +43,7 @@ const FLAGS: FlagSpec[] = [
     help: "write roc_plot.png, tsne.png, score_hist.png",
   },
   { name: "batch_size", type: "number", default: 32, help: "embedding batch size" },
+  MAX_PIXELS_FLAG,
   BACKEND_FLAG,
 ];
 
@@ -63,6 +66,7 @@ if (import.meta.main) {
       density: flags.density as DensityKind,
       savePlots: Boolean(flags.save_plots),
       batchSize: Number(flags.batch_size),
+      maxPixels: maxPixelsFrom(flags),
       fallback,
     });
     for (const r of results) {

@@ -3,7 +3,14 @@
  * threshold. Accepts several files or a folder.
  * @module
  */
-import { BACKEND_FLAG, MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
+import {
+  BACKEND_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
+  MODEL_DIR_FLAG,
+  parseCommand,
+  startBackend,
+} from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { formatPrediction, predictImages } from "../predict/predict.ts";
@@ -15,6 +22,7 @@ const FLAGS: FlagSpec[] = [
   { name: "img_file", type: "string", aliases: ["img_path"], help: "image file or folder (more may follow)" },
   MODEL_DIR_FLAG,
   { name: "batch_size", type: "number", default: 16, help: "images per forward pass" },
+  MAX_PIXELS_FLAG,
   BACKEND_FLAG,
 ];
 
@@ -30,6 +38,7 @@ if (import.meta.main) {
       modelDir: String(flags.model_dir),
       inputs,
       batchSize: Number(flags.batch_size),
+      maxPixels: maxPixelsFrom(flags),
     });
     for (const p of predictions) console.log(formatPrediction(p));
   });

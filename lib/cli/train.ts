@@ -7,6 +7,8 @@
 import {
   BACKEND_FLAG,
   DATA_DIR_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
   startBackend,
@@ -75,6 +77,7 @@ export const TRAIN_FLAGS: FlagSpec[] = [
     help: "weight of SSPCAB's MSE in the loss",
   },
   { name: "resume", type: "boolean", default: false, help: "continue from the last checkpoint" },
+  MAX_PIXELS_FLAG,
   BACKEND_FLAG,
 ];
 
@@ -119,10 +122,13 @@ if (import.meta.main) {
     const flags = parseCommand("train", SUMMARY, TRAIN_FLAGS);
     if (!flags) return;
     const categories = await resolveCategories(String(flags.type), String(flags.data_dir));
+    const maxPixels = maxPixelsFrom(flags);
     await startBackend(flags.backend);
     for (const category of categories) {
       const result = await trainCategory(trainConfigFromFlags(flags, category), {
         resume: Boolean(flags.resume),
+        maxPixels,
+        releaseOnSignal: true,
       });
       console.log(
         `${category}: ${result.steps} steps in ${result.seconds.toFixed(1)} s, best AUROC ${
