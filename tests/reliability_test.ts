@@ -207,10 +207,23 @@ Deno.test("run lock: exclusive, names its owner, released, stale and garbage loc
     assertEquals([recorded.pid, recorded.command], [Deno.pid, "deno task train --type bottle"]);
     assert(!Number.isNaN(Date.parse(recorded.startedAt)));
     const err = await assertRejects(() => acquireRunLock(dir, "bottle"), UserError);
-    assertStringIncludes(err.message, `bottle in ${dir} is being trained by another run`);
+    assertStringIncludes(err.message, `bottle in ${dir} is being trained by another call in this process`);
     assertStringIncludes(err.message, `pid ${Deno.pid}, started ${recorded.startedAt}`);
     assertStringIncludes(err.message, "command: deno task train --type bottle");
-    assertStringIncludes(err.message, `kill ${Deno.pid}`);
+    assertStringIncludes(err.message, `if it was interrupted (e.g. a notebook cell), delete ${path}`);
+    // Held by another live process (pid 1 stands in for it): named, with how to stop it.
+    const foreign = join(dir, "model-carpet.lock");
+    await Deno.writeTextFile(
+      foreign,
+      JSON.stringify({ ...recorded, pid: 1, processStart: null, token: "t" }),
+    );
+    const byOther = await assertRejects(() => acquireRunLock(dir, "carpet"), UserError);
+    assertStringIncludes(
+      byOther.message,
+      `carpet in ${dir} is being trained by another run (pid 1, started `,
+    );
+    assertStringIncludes(byOther.message, "`kill 1`");
+    await Deno.remove(foreign);
     // Another category in the same folder is independent.
     const other = await acquireRunLock(dir, "cable");
     await other.release();

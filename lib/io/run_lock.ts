@@ -160,6 +160,13 @@ export async function acquireRunLock(
     const found = await readOwner(path);
     if (found === undefined) continue; // released meanwhile
     const other = found.owner;
+    if (other && other.pid === Deno.pid && other.processStart === owner.processStart) {
+      throw new UserError(
+        `${category} in ${modelDir} is being trained by another call in this process (${describe(other)})`,
+        `wait for it to finish, or train into another model folder; if it was interrupted (e.g. a ` +
+          `notebook cell), delete ${path}`,
+      );
+    }
     if (other && processAlive(other.pid, other.processStart)) {
       throw new UserError(
         `${category} in ${modelDir} is being trained by another run (${describe(other)})`,
