@@ -365,7 +365,8 @@ Deno.test({
       );
       assertStringIncludes(err.message, "no space left on the device");
       assertStringIncludes(err.message, `the last good checkpoint (step 1) is kept at ${paths.checkpoint}`);
-      assertStringIncludes(err.message, "--resume");
+      assertStringIncludes(err.message, `or more in ${config.modelDir}`);
+      assertStringIncludes(err.message, "then run again with --resume to continue from step 1");
       assertEquals(await checkpointStep(paths.checkpoint), 1);
       assertEquals(tmpFiles(config.modelDir), []);
       assertEquals(

@@ -78,54 +78,54 @@ export function setFsWriter(writer: FsWriter): FsWriter {
 }
 
 /** File system error codes that are the user's environment, not a bug, with what they mean. */
-const FS_PROBLEMS: Record<string, { what: string; hint: string }> = {
+const FS_PROBLEMS: Record<string, { what: string; fix: string }> = {
   ENOSPC: {
     what: "no space left on the device",
-    hint: "free disk space there, or write to another disk (e.g. --model_dir), then run again",
+    fix: "free disk space there, or write to another disk (e.g. --model_dir)",
   },
   EDQUOT: {
     what: "the disk quota is exceeded",
-    hint: "free space within your quota, or write to another disk (e.g. --model_dir), then run again",
+    fix: "free space within your quota, or write to another disk (e.g. --model_dir)",
   },
   EFBIG: {
     what: "the file is larger than the file system allows",
-    hint: "write to another disk (e.g. --model_dir), then run again",
+    fix: "write to another disk (e.g. --model_dir)",
   },
   EACCES: {
     what: "permission denied",
-    hint: "make the folder writable for this user, or write to another folder (e.g. --model_dir)",
+    fix: "make the folder writable for this user, or write to another folder (e.g. --model_dir)",
   },
   EPERM: {
     what: "the operation is not permitted",
-    hint: "make the folder writable for this user, or write to another folder (e.g. --model_dir)",
+    fix: "make the folder writable for this user, or write to another folder (e.g. --model_dir)",
   },
   EROFS: {
     what: "the file system is read-only",
-    hint: "write to a writable folder (e.g. --model_dir)",
+    fix: "write to a writable folder (e.g. --model_dir)",
   },
   EMFILE: {
     what: "too many open files in this process",
-    hint: "raise the limit (`ulimit -n 4096`) or lower --batch_size / concurrency, then run again",
+    fix: "raise the limit (`ulimit -n 4096`) or lower --batch_size / concurrency",
   },
   ENFILE: {
     what: "too many open files on the system",
-    hint: "close other programs or raise the system's file limit, then run again",
+    fix: "close other programs or raise the system's file limit",
   },
   EIO: {
     what: "an input/output error (a failing disk or a lost network mount)",
-    hint: "check the disk, or write to another one (e.g. --model_dir)",
+    fix: "check the disk, or write to another one (e.g. --model_dir)",
   },
   ENOTDIR: {
     what: "a part of its folder path is a file, not a folder",
-    hint: "move that file away, or write to another folder",
+    fix: "move that file away, or write to another folder",
   },
   EISDIR: {
     what: "a folder of that name is in the way",
-    hint: "move that folder away, or write to another place",
+    fix: "move that folder away, or write to another place",
   },
   ENAMETOOLONG: {
     what: "the path is too long",
-    hint: "use a shorter folder path",
+    fix: "use a shorter folder path",
   },
 };
 
@@ -135,6 +135,8 @@ export interface WriteProblem {
   code: string;
   /** What it means, in words. */
   what: string;
+  /** What to do about it (without "then run again"). */
+  fix: string;
 }
 
 /** A write to an output file failed for a reason of the environment (disk full, permissions, …). */
@@ -203,7 +205,7 @@ export function writeProblemOf(err: unknown): WriteProblem | null {
     code = m ? byErrno[m[1]] : undefined;
   }
   if (typeof code !== "string" || !(code in FS_PROBLEMS)) return null;
-  return { code, what: FS_PROBLEMS[code].what };
+  return { code, ...FS_PROBLEMS[code] };
 }
 
 /**
@@ -214,7 +216,7 @@ export function toWriteFailure(err: unknown, path: string, needed: number, hint?
   if (err instanceof WriteFailure) return err;
   const problem = writeProblemOf(err);
   if (!problem) return err;
-  return new WriteFailure(path, problem, needed, freeBytes(path), hint ?? FS_PROBLEMS[problem.code].hint);
+  return new WriteFailure(path, problem, needed, freeBytes(path), hint ?? `${problem.fix}, then run again`);
 }
 
 /** Options of {@link writeFileAtomic}. */
@@ -303,7 +305,8 @@ export async function appendTextFile(path: string, text: string, options: WriteO
 
 /**
  * Create `path` exclusively with `data` (fails with `Deno.errors.AlreadyExists` when it exists, e.g. a lock
- * held by another run); other file system failures as a {@link WriteFailure}.
+ * held by another run); other file system failures as a {@link WriteFailure}. The content is written to a
+ * temp file first and hard-linked into place, so nobody ever sees `path` empty or half written.
  */
 export async function createFileExclusive(
   path: string,
@@ -312,14 +315,29 @@ export async function createFileExclusive(
 ): Promise<void> {
   const fs = options.writer ?? currentWriter;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const tmp = tempName(path);
   try {
     await fs.mkdir(dirname(path));
-    await fs.writeNew(path, bytes);
+    await fs.writeNew(tmp, bytes);
+  } catch (err) {
+    await fs.remove(tmp).catch(() => {});
+    throw toWriteFailure(err, path, bytes.length, options.hint);
+  }
+  try {
+    // A hard link appears with its whole content at once, and fails when `path` exists.
+    await fs.link(tmp, path);
   } catch (err) {
     if (err instanceof Deno.errors.AlreadyExists) throw err;
-    // A partly written file must not look like a valid one (a full disk after the create).
-    await fs.remove(path).catch(() => {});
-    throw toWriteFailure(err, path, bytes.length, options.hint);
+    // No hard links on this file system: create it directly (its content follows a moment later).
+    try {
+      await fs.writeNew(path, bytes);
+    } catch (err2) {
+      if (err2 instanceof Deno.errors.AlreadyExists) throw err2;
+      await fs.remove(path).catch(() => {});
+      throw toWriteFailure(err2, path, bytes.length, options.hint);
+    }
+  } finally {
+    await fs.remove(tmp).catch(() => {});
   }
 }
 

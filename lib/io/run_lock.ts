@@ -1,6 +1,7 @@
 /**
  * One training run per category and model folder: a run holds `<modelDir>/model-<category>.lock`, created
- * exclusively (`createNew`, i.e. `O_EXCL`), holding the owner's pid, its start time and its command. A second
+ * exclusively (a hard link of a complete temp file, which fails when the lock exists — `O_EXCL` semantics;
+ * `createNew` where links are not supported), holding the owner's pid, its start time and its command. A second
  * run on the same category and folder is refused with a message naming the first. The lock is released when
  * the run ends (also on an error, and — when asked — on SIGINT/SIGTERM); a lock whose owner is gone (a killed
  * run) is taken over with a notice.
@@ -142,48 +143,6 @@ export async function acquireRunLock(
   };
   const text = JSON.stringify(owner, null, 2) + "\n";
   const settleMs = options.settleMs ?? 2000;
-  let tookOver: string | undefined;
-  const deadline = Date.now() + 10_000 + settleMs;
-  while (true) {
-    try {
-      await createFileExclusive(path, text);
-      break;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
-    if (Date.now() > deadline) {
-      throw new UserError(
-        `could not take the lock ${path}: it keeps changing hands`,
-        "another run of this category is starting; wait for it, or use another --model_dir",
-      );
-    }
-    const found = await readOwner(path);
-    if (found === undefined) continue; // released meanwhile
-    const other = found.owner;
-    if (other && other.pid === Deno.pid && other.processStart === owner.processStart) {
-      throw new UserError(
-        `${category} in ${modelDir} is being trained by another call in this process (${describe(other)})`,
-        `wait for it to finish, or train into another model folder; if it was interrupted (e.g. a ` +
-          `notebook cell), delete ${path}`,
-      );
-    }
-    if (other && processAlive(other.pid, other.processStart)) {
-      throw new UserError(
-        `${category} in ${modelDir} is being trained by another run (${describe(other)})`,
-        `wait for it to finish, stop it (\`kill ${other.pid}\`), or train into another --model_dir; ` +
-          `if that run is gone, delete ${path}`,
-      );
-    }
-    if (!other && (await ageMs(path)) < settleMs) {
-      await sleep(50); // the owner is still writing its record
-      continue;
-    }
-    await removeStale(path, found.text);
-    tookOver = other
-      ? `taking over the lock ${path} of a run that is no longer running (${describe(other)})`
-      : `taking over the lock ${path}, which holds no valid record`;
-  }
-  if (tookOver) (options.notice ?? console.warn)(tookOver);
 
   let released = false;
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
@@ -220,6 +179,7 @@ export async function acquireRunLock(
     }
   };
   const onUnload = () => releaseSync();
+  // Listeners first: a signal while the lock is being created still removes it (once it holds our record).
   globalThis.addEventListener("unload", onUnload);
   if (options.releaseOnSignal) {
     for (const sig of signals) {
@@ -231,6 +191,53 @@ export async function acquireRunLock(
       Deno.addSignalListener(sig, h);
     }
   }
+  let tookOver: string | undefined;
+  try {
+    const deadline = Date.now() + 10_000 + settleMs;
+    while (true) {
+      try {
+        await createFileExclusive(path, text);
+        break;
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      }
+      if (Date.now() > deadline) {
+        throw new UserError(
+          `could not take the lock ${path}: it keeps changing hands`,
+          "another run of this category is starting; wait for it, or use another --model_dir",
+        );
+      }
+      const found = await readOwner(path);
+      if (found === undefined) continue; // released meanwhile
+      const other = found.owner;
+      if (other && other.pid === Deno.pid && other.processStart === owner.processStart) {
+        throw new UserError(
+          `${category} in ${modelDir} is being trained by another call in this process (${describe(other)})`,
+          `wait for it to finish, or train into another model folder; if it was interrupted (e.g. a ` +
+            `notebook cell), delete ${path}`,
+        );
+      }
+      if (other && processAlive(other.pid, other.processStart)) {
+        throw new UserError(
+          `${category} in ${modelDir} is being trained by another run (${describe(other)})`,
+          `wait for it to finish, stop it (\`kill ${other.pid}\`), or train into another --model_dir; ` +
+            `if that run is gone, delete ${path}`,
+        );
+      }
+      if (!other && (await ageMs(path)) < settleMs) {
+        await sleep(50); // the owner is still writing its record
+        continue;
+      }
+      await removeStale(path, found.text);
+      tookOver = other
+        ? `taking over the lock ${path} of a run that is no longer running (${describe(other)})`
+        : `taking over the lock ${path}, which holds no valid record`;
+    }
+  } catch (err) {
+    detach();
+    throw err;
+  }
+  if (tookOver) (options.notice ?? console.warn)(tookOver);
   return {
     path,
     owner,

@@ -11,6 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { dirname } from "@std/path";
 import "../backend/gradients.ts";
 import { createProjectionNet, type ProjectionNet, trainableNames } from "../model/projection_net.ts";
 import { loadStateDict, saveStateDict } from "../model/state_dict.ts";
@@ -30,7 +31,13 @@ import {
   resumeCheckpoint,
   saveCheckpoint,
 } from "./checkpoint.ts";
-import { appendTextFile, removeStaleTempFiles, WriteFailure, writeJsonAtomic } from "../io/atomic_write.ts";
+import {
+  appendTextFile,
+  formatBytes,
+  removeStaleTempFiles,
+  WriteFailure,
+  writeJsonAtomic,
+} from "../io/atomic_write.ts";
 import { acquireRunLock, type RunLock } from "../io/run_lock.ts";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
@@ -198,15 +205,26 @@ async function trainLocked(
   }
   /** Step held by the newest checkpoint written or loaded by this run (0: none yet). */
   let savedStep = resumed ? state.step : 0;
-  const stopped = (failure: WriteFailure, step: number) =>
-    new UserError(
+  const stopped = (failure: WriteFailure, step: number) => {
+    const older = previousCheckpointPath(paths.checkpoint);
+    let olderSize = 0;
+    try {
+      olderSize = Deno.statSync(older).size;
+    } catch { /* no older checkpoint */ }
+    const full = failure.problem.code === "ENOSPC" || failure.problem.code === "EDQUOT";
+    const fix = full
+      ? `free ${formatBytes(Math.max(failure.needed - (failure.free ?? 0), 1))} or more in ` +
+        dirname(failure.path) +
+        (olderSize ? ` (deleting the older checkpoint ${older} frees ${formatBytes(olderSize)})` : "")
+      : failure.problem.fix;
+    return new UserError(
       `training of ${config.category} stopped at step ${step}: ${failure.message.split("\n")[0]}`,
-      `${
-        savedStep
-          ? `the last good checkpoint (step ${savedStep}) is kept at ${paths.checkpoint}`
-          : "no checkpoint of this run was written yet"
-      }; ${failure.hint}, then continue with --resume`,
+      savedStep
+        ? `the last good checkpoint (step ${savedStep}) is kept at ${paths.checkpoint}; ${fix}, then run ` +
+          `again with --resume to continue from step ${savedStep}`
+        : `no checkpoint of this run was written yet; ${fix}, then run again`,
     );
+  };
   try {
     await writeJsonAtomic(paths.runInfo, { name: modelName(config.category), config, status: "training" });
   } catch (err) {
