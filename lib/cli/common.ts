@@ -11,6 +11,7 @@ import {
   initBackend,
 } from "../backend/mod.ts";
 import { backendOptionsFromEnv, ENV } from "../config/env.ts";
+import { UserError } from "../util/errors.ts";
 
 /** The default data folder: `SSPCAB_DATA_DIR`, else `data/mvtec`. */
 export function defaultDataDir(): string {
@@ -38,6 +39,24 @@ export const MODEL_DIR_FLAG = {
   default: "outputs/models",
   help: "folder of trained models and their results",
 } as const;
+
+/** `--max_pixels`: the decompression-bomb limit of image decoding (library default: 100 megapixels). */
+export const MAX_PIXELS_FLAG = {
+  type: "number",
+  help: "refuse images with more pixels than this (default: 100000000)",
+} as const;
+
+/** The value of `--max_pixels` (undefined when not given), checked to be a positive integer. */
+export function maxPixelsFrom(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new UserError(
+      `--max_pixels must be a positive integer, got ${value}`,
+      "e.g. --max_pixels 200000000",
+    );
+  }
+  return value;
+}
 
 /** `--type`: categories. */
 export const TYPE_FLAG = {

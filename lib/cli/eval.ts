@@ -7,6 +7,8 @@
 import {
   BACKEND_FLAG,
   DATA_DIR_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
   startBackend,
@@ -36,6 +38,7 @@ const FLAGS = defineFlags({
   density: { type: "string", default: "gaussian", choices: DENSITY_KINDS, help: "density estimator" },
   save_plots: { type: "boolean", default: false, help: "write roc_plot.png, tsne.png, score_hist.png" },
   batch_size: { type: "number", default: 32, help: "embedding batch size" },
+  max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
 
@@ -52,6 +55,7 @@ if (import.meta.main) {
     };
     const modelDir = flags.model_dir;
     const results = await evaluateCategories({
+      maxPixels: maxPixelsFrom(flags.max_pixels),
       categories,
       dataDir: flags.data_dir,
       modelDir,

@@ -2,7 +2,7 @@
  * `deno task infer` — run an exported bundle on images (no training code involved).
  * @module
  */
-import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
+import { BACKEND_FLAG, MAX_PIXELS_FLAG, maxPixelsFrom, parseCommand, startBackend } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { inferImages, loadBundle } from "../export/infer.ts";
@@ -15,6 +15,7 @@ const FLAGS = defineFlags({
   model_dir: { type: "string", help: "bundle folder written by `deno task export`" },
   img_path: { type: "string", aliases: ["img_file"], help: "image file or folder (more may follow)" },
   batch_size: { type: "number", default: 8, help: "images per forward pass" },
+  max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
   engine: {
     type: "string",
@@ -39,12 +40,13 @@ if (import.meta.main) {
     }
     const inputs = [...(flags.img_path ? [flags.img_path] : []), ...flags._];
     const batchSize = flags.batch_size;
+    const maxPixels = maxPixelsFrom(flags.max_pixels);
     if (flags.engine === "onnxruntime") {
       const bundle = await loadOnnxBundle(flags.model_dir, {
         executionProviders: [flags.execution_provider],
       });
       try {
-        for (const p of await inferImagesOnnx(bundle, inputs, { batchSize })) {
+        for (const p of await inferImagesOnnx(bundle, inputs, { batchSize, maxPixels })) {
           console.log(formatPrediction(p));
         }
       } finally {
@@ -54,7 +56,7 @@ if (import.meta.main) {
     }
     await startBackend(flags.backend, () => {});
     const bundle = await loadBundle(flags.model_dir);
-    for (const p of await inferImages(bundle, inputs, { batchSize })) {
+    for (const p of await inferImages(bundle, inputs, { batchSize, maxPixels })) {
       console.log(formatPrediction(p));
     }
   });

@@ -3,7 +3,14 @@
  * threshold. Accepts several files or a folder.
  * @module
  */
-import { BACKEND_FLAG, MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
+import {
+  BACKEND_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
+  MODEL_DIR_FLAG,
+  parseCommand,
+  startBackend,
+} from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { formatPrediction, predictImages } from "../pipeline/predict.ts";
@@ -15,6 +22,7 @@ const FLAGS = defineFlags({
   img_file: { type: "string", aliases: ["img_path"], help: "image file or folder (more may follow)" },
   model_dir: MODEL_DIR_FLAG,
   batch_size: { type: "number", default: 16, help: "images per forward pass" },
+  max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
 
@@ -26,6 +34,7 @@ if (import.meta.main) {
     const inputs = [...(flags.img_file ? [flags.img_file] : []), ...flags._];
     await startBackend(flags.backend, () => {});
     const predictions = await predictImages({
+      maxPixels: maxPixelsFrom(flags.max_pixels),
       category: flags.data_type,
       modelDir: flags.model_dir,
       inputs,

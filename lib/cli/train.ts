@@ -7,6 +7,8 @@
 import {
   BACKEND_FLAG,
   DATA_DIR_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
   startBackend,
@@ -60,6 +62,7 @@ export const TRAIN_FLAGS = defineFlags({
     help: "weight of SSPCAB's MSE in the loss",
   },
   resume: { type: "boolean", default: false, help: "continue from the last checkpoint" },
+  max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
 
@@ -108,10 +111,13 @@ if (import.meta.main) {
     const flags = parseCommand("train", SUMMARY, TRAIN_FLAGS);
     if (!flags) return;
     const categories = await resolveCategories(flags.type, flags.data_dir);
+    const maxPixels = maxPixelsFrom(flags.max_pixels);
     await startBackend(flags.backend);
     for (const category of categories) {
       const result = await trainCategory(trainConfigFromFlags(flags, category), {
         resume: flags.resume,
+        maxPixels,
+        releaseOnSignal: true,
       });
       console.log(
         `${category}: ${result.steps} steps in ${result.seconds.toFixed(1)} s, best AUROC ${

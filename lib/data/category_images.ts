@@ -25,13 +25,13 @@ export interface CategoryImages {
 
 /**
  * List and load a category at `size`×`size`. Needs train images; test images are required unless
- * `requireTest` is false. Shows a progress bar unless `quiet`.
+ * `requireTest` is false. Shows a progress bar unless `quiet`; `maxPixels` is the decompression-bomb limit.
  */
 export async function loadCategoryImages(
   dataDir: string,
   category: string,
   size: number,
-  options: { requireTest?: boolean; quiet?: boolean } = {},
+  options: { requireTest?: boolean; quiet?: boolean; maxPixels?: number } = {},
 ): Promise<CategoryImages> {
   const records = await listCategory(dataDir, category);
   const trainRecords = records.filter((r) => r.split === "train");
@@ -58,7 +58,10 @@ export async function loadCategoryImages(
   const progress = options.quiet
     ? undefined
     : createProgress({ label: `load ${category}`, total: paths.length, unit: "img" });
-  const images = await loadMany(paths, size, { onProgress: (done) => progress?.update(done) });
+  const images = await loadMany(paths, size, {
+    onProgress: (done) => progress?.update(done),
+    maxPixels: options.maxPixels,
+  });
   progress?.done();
   return {
     category,

@@ -7,8 +7,8 @@
  */
 
 import sharp from "sharp";
-import { dirname } from "@std/path";
 import { UserError } from "../util/errors.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { Mask, RgbImage } from "../image/rgb_image.ts";
 
 // ImageNet normalisation lives in normalize.ts (no native image library there, so batch-building workers can
@@ -64,13 +64,31 @@ async function readImageFile(path: string): Promise<Uint8Array> {
   }
 }
 
-function decodeError(path: string, err: unknown, maxPixels: number): UserError {
+/** Width × height from the image header (no decoding), or null when the header is unreadable. */
+async function headerPixels(bytes: Uint8Array): Promise<number | null> {
+  try {
+    const m = await sharp(bytes, { limitInputPixels: false }).metadata();
+    return m.width && m.height ? m.width * m.height : null;
+  } catch {
+    return null;
+  }
+}
+
+async function decodeError(
+  path: string,
+  bytes: Uint8Array,
+  err: unknown,
+  maxPixels: number,
+): Promise<UserError> {
   const msg = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(msg)) {
+    const pixels = await headerPixels(bytes);
+    const n = (v: number) => v.toLocaleString("en-US");
     return new UserError(
-      `image ${path} has more than ${maxPixels.toLocaleString("en-US")} pixels; refused as a possible ` +
-        `decompression bomb`,
-      "if the image is genuine, raise the limit with the maxPixels option",
+      `image ${path} has ${pixels ? `${n(pixels)} pixels, more than the limit of ` : "more than "}` +
+        `${n(maxPixels)} pixels; refused as a possible decompression bomb`,
+      `if the image is genuine, raise the limit with \`--max_pixels ${pixels ?? maxPixels * 4}\` ` +
+        "(the `maxPixels` option in code)",
     );
   }
   return new UserError(
@@ -109,7 +127,7 @@ async function decode(
       data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     };
   } catch (err) {
-    throw decodeError(path, err, maxPixels);
+    throw await decodeError(path, bytes, err, maxPixels);
   }
 }
 
@@ -171,7 +189,6 @@ export async function savePng(
   if (data.length !== width * height * channels) {
     throw new Error(`savePng: data length ${data.length} != ${width}x${height}x${channels}`);
   }
-  await Deno.mkdir(dirname(path), { recursive: true });
   let pipeline = sharp(data, { raw: { width, height, channels } });
   if (channels === 1) pipeline = pipeline.toColourspace("b-w");
   const png = await pipeline.png({
@@ -179,7 +196,8 @@ export async function savePng(
     adaptiveFiltering: false,
   })
     .toBuffer();
-  await Deno.writeFile(path, new Uint8Array(png.buffer, png.byteOffset, png.byteLength));
+  // Atomic (a killed run leaves no half PNG) but not flushed one by one: data sets write thousands of them.
+  await writeFileAtomic(path, new Uint8Array(png.buffer, png.byteOffset, png.byteLength), { sync: false });
 }
 
 /** Write an RGB image as an 8-bit RGB PNG (creating the parent folder). */

@@ -9,6 +9,7 @@ import { type Density, densityFromJson, type DensityJson, densityToJson } from "
 import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";
 import { modelName } from "../train/config.ts";
+import type { ModelRef } from "../train/model_file.ts";
 
 /** Identifies our fitted-density files. */
 export const FITTED_FORMAT = "sspcab-fitted-density";
@@ -25,6 +26,8 @@ export interface FittedModel {
   threshold: number;
   /** Test AUROC of this density. */
   auroc: number;
+  /** The model it was fitted on (checked by predict/export; absent in files of older versions). */
+  model?: ModelRef;
 }
 
 /** Where evaluation writes a category's fitted density. */
@@ -41,6 +44,7 @@ export async function saveFittedModel(path: string, fitted: FittedModel): Promis
     imageSize: fitted.imageSize,
     threshold: fitted.threshold,
     auroc: fitted.auroc,
+    ...(fitted.model ? { model: fitted.model } : {}),
     density: densityToJson(fitted.density),
   });
 }
@@ -65,6 +69,7 @@ export async function loadFittedModel(path: string): Promise<FittedModel> {
     imageSize?: number;
     threshold?: number;
     auroc?: number;
+    model?: ModelRef;
     density?: DensityJson;
   };
   try {
@@ -92,5 +97,6 @@ export async function loadFittedModel(path: string): Promise<FittedModel> {
     density,
     threshold: doc.threshold,
     auroc: Number(doc.auroc ?? NaN),
+    ...(doc.model && typeof doc.model.fingerprint === "string" ? { model: doc.model } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { join } from "@std/path";
 import { buildGraphModel } from "./graph_model.ts";
 import { writeGraphModel } from "./bundle_io.ts";
 import { fittedModelPath, loadFittedModel, saveFittedModel } from "../eval/fitted_model.ts";
-import { loadTrainedModel } from "../train/model_file.ts";
+import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
 import { disposeParams } from "../model/params.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
 import { writeJsonAtomic } from "../io/atomic_write.ts";
@@ -81,6 +81,7 @@ export async function exportBundle(
     fallback: { category: options.category, size: fitted.imageSize },
   });
   try {
+    checkDensityMatchesModel(densityPath, fitted.model, model);
     const gaussian = fitted.density.kind === "gaussian";
     const format = options.format ?? "tfjs";
     if (!["tfjs", "onnx", "all"].includes(format)) {

@@ -62,11 +62,11 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
   return { model, metadata, fitted };
 }
 
-/** Score images with a loaded bundle, `batchSize` at a time. */
+/** Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit. */
 export async function inferImages(
   bundle: InferenceBundle,
   inputs: string[],
-  options: { batchSize?: number } = {},
+  options: { batchSize?: number; maxPixels?: number } = {},
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(inputs);
   const size = bundle.metadata.imageSize;
@@ -74,7 +74,7 @@ export async function inferImages(
   const out: Prediction[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
     const chunk = paths.slice(start, start + batchSize);
-    const images = await Promise.all(chunk.map((p) => loadRgb(p, size)));
+    const images = await Promise.all(chunk.map((p) => loadRgb(p, size, { maxPixels: options.maxPixels })));
     const pixels = new Float32Array(chunk.length * size * size * 3);
     images.forEach((img, i) => pixels.set(img.data, i * size * size * 3));
     const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);

@@ -240,7 +240,7 @@ export async function runOnnxBatch(
 export async function inferImagesOnnx(
   bundle: OnnxBundle,
   inputs: string[],
-  options: { batchSize?: number } = {},
+  options: { batchSize?: number; maxPixels?: number } = {},
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(inputs);
   const { height, width } = bundle.info;
@@ -250,7 +250,9 @@ export async function inferImagesOnnx(
   const out: Prediction[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
     const chunk = paths.slice(start, start + batchSize);
-    const images = await Promise.all(chunk.map((p) => loadRgb(p, { width, height })));
+    const images = await Promise.all(
+      chunk.map((p) => loadRgb(p, { width, height }, { maxPixels: options.maxPixels })),
+    );
     const pixels = new Uint8Array(chunk.length * per);
     images.forEach((img, i) => pixels.set(img.data, i * per));
     const res = await runOnnxBatch(bundle, pixels, chunk.length);

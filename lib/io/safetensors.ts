@@ -4,8 +4,14 @@
  * PyTorch names and layouts — never as pickles or code.
  * @module
  */
-import { UserError } from "../util/errors.ts";
-import { writeFileAtomic } from "./atomic_write.ts";
+import { DamagedFileError, type FileKind, fileKindOf, UserError } from "../util/errors.ts";
+import { writeFileAtomic, type WriteOptions } from "./atomic_write.ts";
+
+/**
+ * Metadata key holding the SHA-256 (hex) of a file's tensor bytes, written by {@link writeSafetensors} and
+ * checked by {@link readSafetensors}, so a corrupt file is caught even when its size is right.
+ */
+export const DATA_SHA256_KEY = "data_sha256";
 
 /** Data types this module reads. Floating types are returned as float32, integers as int32 or float64. */
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I64" | "I32" | "U8" | "I8" | "BOOL";
@@ -101,12 +107,20 @@ function decode(
   }
 }
 
-/** Decode safetensors bytes; `source` names the file in error messages. */
-export function parseSafetensors(bytes: Uint8Array, source = "safetensors data"): SafetensorsFile {
+/**
+ * Decode safetensors bytes; `source` names the file in error messages and `kind` says what it is (guessed
+ * from the name when not given), which picks the advice of the {@link DamagedFileError} for a bad file.
+ */
+export function parseSafetensors(
+  bytes: Uint8Array,
+  source = "safetensors data",
+  kind: FileKind = fileKindOf(source),
+): SafetensorsFile {
   const bad = (why: string) =>
-    new UserError(
-      `${source} is not a valid safetensors file: ${why}`,
-      "re-download or re-export the file; it may be truncated or of another format",
+    new DamagedFileError(
+      source,
+      kind,
+      `not a valid safetensors file (${why}); it may be truncated or of another format`,
     );
   if (bytes.length < 8) throw bad("it is shorter than the 8-byte header length");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -145,21 +159,60 @@ export function parseSafetensors(bytes: Uint8Array, source = "safetensors data")
   return { tensors, metadata };
 }
 
-/** Read and decode a safetensors file, with a clear error when it is missing or malformed. */
-export async function readSafetensors(path: string): Promise<SafetensorsFile> {
+/** Options of {@link readSafetensors}. */
+export interface ReadSafetensorsOptions {
+  /** What the file is (for the advice when it is missing or damaged); guessed from its name by default. */
+  kind?: FileKind;
+}
+
+const MISSING_HINTS: Record<FileKind, string> = {
+  checkpoint: "train without --resume to start over",
+  model: "train it first (`deno task train`), or check --model_dir",
+  density: "run `deno task eval` for this category first",
+  weights: "download them with `deno task weights`, or check the path",
+  bundle: "export it with `deno task export`, or check the path",
+};
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function dataStartOf(bytes: Uint8Array): number {
+  return 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+}
+
+/**
+ * Read and decode a safetensors file, with a clear error when it is missing or malformed; when the file
+ * records {@link DATA_SHA256_KEY}, its tensor bytes must match it.
+ */
+export async function readSafetensors(
+  path: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<SafetensorsFile> {
+  const kind = options.kind ?? fileKindOf(path);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new UserError(
-        `weights file not found: ${path}`,
-        "check the path, or train/download the weights first",
+        `${kind === "weights" ? "weights" : kind} file not found: ${path}`,
+        MISSING_HINTS[kind],
       );
     }
     throw err;
   }
-  return parseSafetensors(bytes, path);
+  const file = parseSafetensors(bytes, path, kind);
+  const recorded = file.metadata[DATA_SHA256_KEY];
+  if (recorded !== undefined && recorded !== await sha256Hex(bytes.subarray(dataStartOf(bytes)))) {
+    throw new DamagedFileError(
+      path,
+      kind,
+      "its tensor data does not match the checksum recorded in it (the file is corrupt)",
+    );
+  }
+  return file;
 }
 
 /** A tensor to write: float32 data is stored as F32, int32 data as I64 (PyTorch's default integer type). */
@@ -215,11 +268,29 @@ export function serializeSafetensors(
   return out;
 }
 
-/** Write tensors as a safetensors file atomically (a crash never leaves a half-written file). */
+/**
+ * Write tensors as a safetensors file atomically (a crash never leaves a half-written file), recording the
+ * SHA-256 of the tensor bytes in the metadata ({@link DATA_SHA256_KEY}). `options` go to the atomic writer
+ * (e.g. `keepPrevious`).
+ */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>,
   metadata?: Record<string, string>,
+  options: WriteOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  const placeholder = "0".repeat(64);
+  const bytes = serializeSafetensors(tensors, { ...metadata, [DATA_SHA256_KEY]: placeholder });
+  const start = dataStartOf(bytes);
+  const key = new TextEncoder().encode(`"${DATA_SHA256_KEY}":"${placeholder}"`);
+  const header = bytes.subarray(8, start);
+  let at = -1;
+  for (let i = header.length - key.length; i >= 0 && at < 0; i--) {
+    let same = true;
+    for (let j = 0; j < key.length && same; j++) same = header[i + j] === key[j];
+    if (same) at = i;
+  }
+  if (at < 0) throw new Error("writeSafetensors: checksum placeholder not found in the header");
+  header.set(new TextEncoder().encode(await sha256Hex(bytes.subarray(start))), at + key.length - 65);
+  await writeFileAtomic(path, bytes, options);
 }

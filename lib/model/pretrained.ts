@@ -5,6 +5,7 @@
  */
 import { join } from "@std/path";
 import { readSafetensors } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
 import { resnet18Specs } from "./resnet18.ts";
@@ -111,8 +112,7 @@ export async function downloadPretrained(
     );
   }
   const tmp = `${dest}.part`;
-  await Deno.mkdir(join(dest, ".."), { recursive: true });
-  await Deno.writeFile(tmp, bytes);
+  await writeFileAtomic(tmp, bytes);
   try {
     await verifyResnet18Weights(tmp);
   } catch (err) {

@@ -11,6 +11,7 @@
  */
 import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
 import { ENV, parseEnvNumber, readEnvRaw } from "../config/env.ts";
+import { writeJsonAtomic } from "../io/atomic_write.ts";
 
 /** The environment variables of the parameters cell, by parameter (declared in `lib/config/env.ts`). */
 export const PARAMETER_ENV = {
@@ -96,5 +97,5 @@ export async function reportFact(key: string, value: string | number | boolean):
     facts = {};
   }
   facts[key] = value;
-  await Deno.writeTextFile(file, JSON.stringify(facts, null, 2) + "\n");
+  await writeJsonAtomic(file, facts);
 }

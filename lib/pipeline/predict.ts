@@ -8,7 +8,7 @@ import { expandImagePaths } from "../data/image_paths.ts";
 import { embedImages } from "../eval/embed.ts";
 import { scoreRows } from "../eval/density.ts";
 import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
-import { loadTrainedModel } from "../train/model_file.ts";
+import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
 import { runPaths } from "../train/config.ts";
 import { disposeParams } from "../model/params.ts";
 
@@ -30,18 +30,25 @@ export function formatPrediction(p: Prediction): string {
     `score is ${p.score.toFixed(6)}, threshold is ${p.threshold.toFixed(6)}`;
 }
 
-/** Score images with the trained model of `category` in `modelDir` (model + fitted density from `eval`). */
+/**
+ * Score images with the trained model of `category` in `modelDir` (model + fitted density from `eval`; the
+ * density must have been fitted on this very model file). `maxPixels` is the decompression-bomb limit.
+ */
 export async function predictImages(
-  options: { category: string; modelDir: string; inputs: string[]; batchSize?: number },
+  options: { category: string; modelDir: string; inputs: string[]; batchSize?: number; maxPixels?: number },
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(options.inputs);
-  const fitted = await loadFittedModel(fittedModelPath(options.modelDir, options.category));
+  const densityPath = fittedModelPath(options.modelDir, options.category);
+  const fitted = await loadFittedModel(densityPath);
   // Decode every image before the (heavier) model load, so a bad file fails fast and by name.
-  const images = await Promise.all(paths.map((p) => loadRgb(p, fitted.imageSize)));
+  const images = await Promise.all(
+    paths.map((p) => loadRgb(p, fitted.imageSize, { maxPixels: options.maxPixels })),
+  );
   const model = await loadTrainedModel(runPaths({ ...options, logDir: "" }).best, {
     fallback: { category: options.category, size: fitted.imageSize },
   });
   try {
+    checkDensityMatchesModel(densityPath, fitted.model, model);
     const embeddings = await embedImages(model.net, images, { batchSize: options.batchSize ?? 16 });
     const scores = scoreRows(fitted.density, embeddings);
     return paths.map((path, i) => ({

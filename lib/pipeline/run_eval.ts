@@ -11,7 +11,7 @@ import { fittedModelPath, saveFittedModel } from "../eval/fitted_model.ts";
 import { tsne } from "../eval/tsne.ts";
 import { createMatrix, type Matrix } from "../eval/linalg.ts";
 import { loadCategoryImages } from "../data/category_images.ts";
-import { loadTrainedModel } from "../train/model_file.ts";
+import { loadTrainedModel, modelRefOf } from "../train/model_file.ts";
 import { modelName, runPaths, type TrainConfig } from "../train/config.ts";
 import { disposeParams } from "../model/params.ts";
 import { rocFigure, scatterFigure, scoreHistogramFigure } from "../plot/figure.ts";
@@ -38,6 +38,8 @@ export interface EvalOptions {
   fallback?: Partial<TrainConfig>;
   /** Hide progress bars. */
   quiet?: boolean;
+  /** Decompression-bomb limit when loading images (default `DEFAULT_MAX_PIXELS`). */
+  maxPixels?: number;
 }
 
 /** One category's evaluation result. */
@@ -77,6 +79,7 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
     try {
       const data = await loadCategoryImages(options.dataDir, category, model.config.size, {
         quiet: options.quiet,
+        maxPixels: options.maxPixels,
       });
       const progress = options.quiet ? undefined : createProgress({
         label: `embed ${category}`,
@@ -98,6 +101,7 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
         density: ev.density,
         threshold: ev.threshold,
         auroc: ev.auroc,
+        model: modelRefOf(model),
       });
       files.push(fittedPath);
       const scoreFile = scoresPath(options.modelDir, category);

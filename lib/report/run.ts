@@ -151,7 +151,7 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
   const reportDir = join(projectPath(outputDir), "report");
   await Deno.mkdir(reportDir, { recursive: true });
   const factsFile = join(reportDir, "facts.json");
-  await Deno.writeTextFile(factsFile, "{}\n");
+  await writeFileAtomic(factsFile, "{}\n");
   const env = notebookEnv(params, outputDir, factsFile);
   const tmp = await Deno.makeTempDir({ prefix: "sspcab-report-" });
   const runs: NotebookRun[] = [];

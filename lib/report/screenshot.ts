@@ -9,6 +9,7 @@
 import { join } from "@std/path";
 import { toFileUrl } from "@std/path";
 import { UserError } from "../util/errors.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import { whichOnPath } from "./jupyter.ts";
 import { ENV } from "../config/env.ts";
 
@@ -300,7 +301,7 @@ export async function checkReport(htmlPath: string, options: CheckOptions = {}):
         },
       });
       const file = join(outDir, `${prefix}${s.id}.png`);
-      await Deno.writeFile(file, Uint8Array.from(atob(String(shot.data)), (c) => c.charCodeAt(0)));
+      await writeFileAtomic(file, Uint8Array.from(atob(String(shot.data)), (c) => c.charCodeAt(0)));
       sections.push({
         id: s.id,
         images: s.images,

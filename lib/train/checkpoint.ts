@@ -2,7 +2,9 @@
  * Resumable training checkpoints: one safetensors file holding the model (`model.<PyTorch name>`), the
  * optimiser state (`optim.<slot>.<name>`), and in its metadata the next step, the run configuration, the RNG
  * state, the best AUROC so far and the history. Written atomically (temp file + rename), so a kill at any
- * moment leaves the previous checkpoint intact.
+ * moment leaves the previous checkpoint intact; the one it replaces is kept beside it as
+ * `….checkpoint.prev.safetensors`, and {@link resumeCheckpoint} falls back to it when the newest is damaged
+ * (truncated, or its recorded checksum does not match).
  * @module
  */
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../io/safetensors.ts";
@@ -10,7 +12,7 @@ import { applyStateDict, stateDictTensors } from "../model/state_dict.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import type { Optimizer } from "./optimizer.ts";
 import type { TrainConfig } from "./config.ts";
-import { UserError } from "../util/errors.ts";
+import { DamagedFileError, UserError } from "../util/errors.ts";
 
 /** Identifies our checkpoint files. */
 export const CHECKPOINT_FORMAT = "sspcab-checkpoint";
@@ -47,7 +49,14 @@ export interface CheckpointState {
   optimizerSteps: number;
 }
 
-/** Write a checkpoint atomically. */
+/** Where the checkpoint before the newest is kept: `x.checkpoint.safetensors` → `x.checkpoint.prev.safetensors`. */
+export function previousCheckpointPath(path: string): string {
+  return path.endsWith(".safetensors")
+    ? `${path.slice(0, -".safetensors".length)}.prev.safetensors`
+    : `${path}.prev`;
+}
+
+/** Write a checkpoint atomically, keeping the one it replaces at {@link previousCheckpointPath}. */
 export async function saveCheckpoint(
   path: string,
   net: ProjectionNet,
@@ -66,7 +75,7 @@ export async function saveCheckpoint(
       optimizerSteps: optim.steps,
       bestAuroc: numberOrNull(state.bestAuroc),
     }),
-  });
+  }, { keepPrevious: previousCheckpointPath(path) });
 }
 
 const numberOrNull = (v: number) => (Number.isFinite(v) ? v : null);
@@ -94,14 +103,19 @@ export async function loadCheckpoint(
   optimizer: Optimizer,
   config: TrainConfig,
 ): Promise<CheckpointState> {
-  const file = await readSafetensors(path);
+  const file = await readSafetensors(path, { kind: "checkpoint" });
   if (file.metadata.format !== CHECKPOINT_FORMAT || !file.metadata.state) {
     throw new UserError(
       `${path} is not a training checkpoint of this tool`,
       "pass --resume only with a checkpoint we wrote",
     );
   }
-  const state = JSON.parse(file.metadata.state) as CheckpointState & { bestAuroc: number | null };
+  let state: CheckpointState & { bestAuroc: number | null };
+  try {
+    state = JSON.parse(file.metadata.state);
+  } catch {
+    throw new DamagedFileError(path, "checkpoint", "its training state (metadata) is not valid JSON");
+  }
   const diffs = MUST_MATCH.filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(config[k]))
     .map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])} vs now ${JSON.stringify(config[k])}`);
   if (diffs.length) {
@@ -120,4 +134,57 @@ export async function loadCheckpoint(
   applyStateDict(net.specs, net.params, model, path);
   optimizer.importState(optim, state.optimizerSteps);
   return { ...state, bestAuroc: state.bestAuroc ?? NaN };
+}
+
+/** A checkpoint found by {@link resumeCheckpoint}. */
+export interface ResumedCheckpoint {
+  /** The restored state. */
+  state: CheckpointState;
+  /** The file it came from. */
+  path: string;
+  /** Set when the newest checkpoint was damaged and the previous one was used: what was wrong with it. */
+  fellBackFrom?: { path: string; why: string };
+}
+
+async function present(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((s) => s.isFile, () => false);
+}
+
+/**
+ * Load the newest usable checkpoint of a run: `path`, or — when it is missing or damaged — the previous one
+ * kept beside it. Returns null when there is neither (a fresh start). Settings that differ are an error, not
+ * a reason to fall back. When both are damaged the {@link UserError} names both and says to start over.
+ */
+export async function resumeCheckpoint(
+  path: string,
+  net: ProjectionNet,
+  optimizer: Optimizer,
+  config: TrainConfig,
+): Promise<ResumedCheckpoint | null> {
+  const previous = previousCheckpointPath(path);
+  const [hasNewest, hasPrevious] = [await present(path), await present(previous)];
+  if (!hasNewest && !hasPrevious) return null;
+  let newestProblem: DamagedFileError | null = null;
+  if (hasNewest) {
+    try {
+      return { state: await loadCheckpoint(path, net, optimizer, config), path };
+    } catch (err) {
+      if (!(err instanceof DamagedFileError) || !hasPrevious) throw err;
+      newestProblem = err;
+    }
+  }
+  try {
+    const state = await loadCheckpoint(previous, net, optimizer, config);
+    return {
+      state,
+      path: previous,
+      fellBackFrom: { path, why: newestProblem ? newestProblem.why : "it is missing" },
+    };
+  } catch (err) {
+    if (!(err instanceof DamagedFileError) || !newestProblem) throw err;
+    throw new UserError(
+      `no usable checkpoint to resume from: ${path}: ${newestProblem.why}; ${previous}: ${err.why}`,
+      "delete both files and train without --resume to start over",
+    );
+  }
 }

@@ -1,9 +1,15 @@
 /**
  * Loading a trained model file (`model-<category>.safetensors`, PyTorch names) together with the training
  * configuration recorded in its metadata, so evaluation, prediction and export rebuild the exact network.
+ *
+ * Consistency while a training run writes: the model file is only ever replaced whole (atomic rename) and is
+ * read in one piece, so a reader gets the old or the new model, never a mix. A fitted density (`eval`)
+ * records the fingerprint (the SHA-256 of the tensor bytes, kept in the model file's metadata) and step of the
+ * model it was fitted on; `predict` and `export` check it with {@link checkDensityMatchesModel}, so they never
+ * pair a density with a model it was not fitted on (e.g. a newer best model a running training wrote since).
  * @module
  */
-import { readSafetensors } from "../io/safetensors.ts";
+import { DATA_SHA256_KEY, readSafetensors } from "../io/safetensors.ts";
 import { createProjectionNet, type ProjectionNet } from "../model/projection_net.ts";
 import { applyStateDict } from "../model/state_dict.ts";
 import { UserError } from "../util/errors.ts";
@@ -21,6 +27,38 @@ export interface TrainedModel {
   step: number;
   /** The file it came from. */
   path: string;
+  /** SHA-256 of its tensor bytes as recorded in the file (null for files that do not record it). */
+  fingerprint: string | null;
+}
+
+/** The model a fitted density was computed with, as the density file records it. */
+export interface ModelRef {
+  /** {@link TrainedModel.fingerprint} of the model. */
+  fingerprint: string;
+  /** Its training step. */
+  step: number;
+}
+
+/** The {@link ModelRef} to record for `model` (undefined when its file records no fingerprint). */
+export function modelRefOf(model: TrainedModel): ModelRef | undefined {
+  return model.fingerprint ? { fingerprint: model.fingerprint, step: model.step } : undefined;
+}
+
+/**
+ * Check that the density in `densityPath` (recording `ref`) was fitted on `model`; a {@link UserError} says
+ * to run `eval` again otherwise. Densities of older versions, which record no model, are accepted.
+ */
+export function checkDensityMatchesModel(
+  densityPath: string,
+  ref: ModelRef | undefined,
+  model: TrainedModel,
+): void {
+  if (!ref || !model.fingerprint || ref.fingerprint === model.fingerprint) return;
+  throw new UserError(
+    `${densityPath} was fitted on another version of ${model.path} (step ${ref.step}; the model file now ` +
+      `holds step ${model.step}, e.g. written by a training run since)`,
+    "run `deno task eval` for this category again (after the training run finished), then retry",
+  );
 }
 
 /**
@@ -38,7 +76,7 @@ export async function loadTrainedModel(
       "train it first (`deno task train`), or pass --model_dir",
     );
   }
-  const file = await readSafetensors(path);
+  const file = await readSafetensors(path, { kind: "model" });
   let recorded: Partial<TrainConfig> = {};
   if (file.metadata.config) {
     try {
@@ -76,5 +114,6 @@ export async function loadTrainedModel(
     auroc: file.metadata.auroc !== undefined ? Number(file.metadata.auroc) : NaN,
     step: Number(file.metadata.step ?? 0),
     path,
+    fingerprint: file.metadata[DATA_SHA256_KEY] ?? null,
   };
 }

@@ -3,11 +3,16 @@
  * with the reference schedule, the trunk frozen for the first `freeze_resnet` steps (when pretrained), the
  * reference's log lines, periodic AUROC with the best model kept, atomic checkpoints and resume, and a clear
  * stop on a NaN/Inf loss.
+ *
+ * Reliability: a run holds the category's lock in the model folder (a second run is refused, a stale lock of
+ * a killed run is taken over); the checkpoint it replaces is kept as `….checkpoint.prev.safetensors` and
+ * `resume` falls back to it when the newest is damaged; a failed write (disk full, permissions, …) stops the
+ * run with one message naming the file and the step the kept checkpoint holds.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { dirname } from "@std/path";
 import "../backend/gradients.ts";
-import { basename, dirname, join } from "@std/path";
 import { createProjectionNet, type ProjectionNet, trainableNames } from "../model/projection_net.ts";
 import { loadStateDict, saveStateDict } from "../model/state_dict.ts";
 import { disposeParams } from "../model/params.ts";
@@ -19,8 +24,16 @@ import { lossAndGradients } from "./gradients.ts";
 import { createOptimizer } from "./optimizer.ts";
 import { learningRateAt } from "./schedule.ts";
 import { modelConfigFor, modelName, runPaths, type TrainConfig } from "./config.ts";
-import { type CheckpointState, type HistoryEntry, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import { writeJsonAtomic } from "../io/atomic_write.ts";
+import {
+  type CheckpointState,
+  type HistoryEntry,
+  previousCheckpointPath,
+  resumeCheckpoint,
+  saveCheckpoint,
+} from "./checkpoint.ts";
+import { appendTextFile, formatBytes, removeStaleTempFiles, WriteFailure } from "../io/atomic_write.ts";
+import { startedRunInfo, writeRunInfo } from "../io/run_info.ts";
+import { acquireRunLock, type RunLock } from "../io/run_lock.ts";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
 
@@ -71,23 +84,7 @@ export interface TrainResult {
 }
 
 async function appendLog(path: string, line: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  await Deno.writeTextFile(path, line + "\n", { append: true });
-}
-
-/** Remove temp files of atomic writes to `path` that a killed run left behind (`<path>.<pid>.<id>.tmp`). */
-async function removeStaleTempFiles(path: string): Promise<void> {
-  const dir = dirname(path);
-  const prefix = `${basename(path)}.`;
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name.startsWith(prefix) && e.name.endsWith(".tmp")) {
-        await Deno.remove(join(dir, e.name));
-      }
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
+  await appendTextFile(path, line + "\n");
 }
 
 async function accuracy(logits: tf.Tensor2D, labels: tf.Tensor1D): Promise<number> {
@@ -112,14 +109,46 @@ async function loadPretrained(net: ProjectionNet, path: string): Promise<void> {
   await loadStateDict(net.specs, net.params, path);
 }
 
+/** Options of {@link trainCategory}. */
+export interface TrainOptions {
+  /** Continue from the checkpoint (or the previous one, when the newest is damaged). */
+  resume?: boolean;
+  /** Images already loaded (otherwise loaded from `config.dataDir`). */
+  data?: CategoryImages;
+  /** Live displays and tests. */
+  hooks?: TrainHooks;
+  /** Decompression-bomb limit when loading images (default `DEFAULT_MAX_PIXELS`). */
+  maxPixels?: number;
+  /** Take the category's run lock in the model folder (default true). */
+  lock?: boolean;
+  /** Release the lock on SIGINT/SIGTERM and exit (CLIs; default false). */
+  releaseOnSignal?: boolean;
+}
+
 /** Train one category end to end (see the module doc). Resumes from the checkpoint when `resume` is set. */
-export async function trainCategory(
+export async function trainCategory(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const paths = runPaths(config);
+  const notices: string[] = [];
+  const lock: RunLock | null = options.lock === false ? null : await acquireRunLock(
+    config.modelDir,
+    config.category,
+    { releaseOnSignal: options.releaseOnSignal, notice: (line) => notices.push(line) },
+  );
+  try {
+    return await trainLocked(config, options, paths, notices);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function trainLocked(
   config: TrainConfig,
-  options: { resume?: boolean; data?: CategoryImages; hooks?: TrainHooks } = {},
+  options: TrainOptions,
+  paths: ReturnType<typeof runPaths>,
+  notices: string[],
 ): Promise<TrainResult> {
   const hooks = options.hooks ?? {};
   const started = performance.now();
-  const paths = runPaths(config);
   const say = async (line: string, bar?: ReturnType<typeof createProgress>) => {
     if (hooks.log) hooks.log(line);
     else if (bar) bar.log(line);
@@ -127,8 +156,12 @@ export async function trainCategory(
     await appendLog(paths.log, line);
   };
 
+  for (const line of notices) await say(line);
   const data = options.data ??
-    await loadCategoryImages(config.dataDir, config.category, config.size, { quiet: hooks.quiet });
+    await loadCategoryImages(config.dataDir, config.category, config.size, {
+      quiet: hooks.quiet,
+      maxPixels: options.maxPixels,
+    });
   const net = createProjectionNet(modelConfigFor(config), config.seed);
   const optimizer = createOptimizer({
     name: config.optim,
@@ -143,18 +176,55 @@ export async function trainCategory(
     bestStep: 0,
     history: [],
   };
-  await removeStaleTempFiles(paths.checkpoint);
-  const hasCheckpoint = await Deno.stat(paths.checkpoint).then(() => true, () => false);
-  if (options.resume && hasCheckpoint) {
-    state = await loadCheckpoint(paths.checkpoint, net, optimizer, config);
+  for (const p of [paths.checkpoint, previousCheckpointPath(paths.checkpoint), paths.best, paths.runInfo]) {
+    await removeStaleTempFiles(p);
+  }
+  const resumed = options.resume ? await resumeCheckpoint(paths.checkpoint, net, optimizer, config) : null;
+  if (resumed) {
+    state = resumed.state;
+    if (resumed.fellBackFrom) {
+      // The damaged file goes, so the next checkpoint does not keep it as "the previous one".
+      const removed = await Deno.remove(resumed.fellBackFrom.path).then(() => true, () => false);
+      await say(
+        `Type : ${config.category} the newest checkpoint ${resumed.fellBackFrom.path} is unusable ` +
+          `(${resumed.fellBackFrom.why}${removed ? "; removed" : ""}); falling back to the previous ` +
+          `checkpoint ${resumed.path} (step ${state.step})`,
+      );
+    }
     await say(
-      `Type : ${config.category} resumed from ${paths.checkpoint} at step ${state.step}/${config.epochs}`,
+      `Type : ${config.category} resumed from ${resumed.path} at step ${state.step}/${config.epochs}`,
     );
   } else {
     if (config.pretrained) await loadPretrained(net, config.pretrained);
     await Deno.remove(paths.log).catch(() => {});
   }
-  await writeJsonAtomic(paths.runInfo, { name: modelName(config.category), config, status: "training" });
+  /** Step held by the newest checkpoint written or loaded by this run (0: none yet). */
+  let savedStep = resumed ? state.step : 0;
+  const stopped = (failure: WriteFailure, step: number) => {
+    const older = previousCheckpointPath(paths.checkpoint);
+    let olderSize = 0;
+    try {
+      olderSize = Deno.statSync(older).size;
+    } catch { /* no older checkpoint */ }
+    const full = failure.problem.code === "ENOSPC" || failure.problem.code === "EDQUOT";
+    const fix = full
+      ? `free ${formatBytes(Math.max(failure.needed - (failure.free ?? 0), 1))} or more in ` +
+        dirname(failure.path) +
+        (olderSize ? ` (deleting the older checkpoint ${older} frees ${formatBytes(olderSize)})` : "")
+      : failure.problem.fix;
+    return new UserError(
+      `training of ${config.category} stopped at step ${step}: ${failure.message.split("\n")[0]}`,
+      savedStep
+        ? `the last good checkpoint (step ${savedStep}) is kept at ${paths.checkpoint}; ${fix}, then run ` +
+          `again with --resume to continue from step ${savedStep}`
+        : `no checkpoint of this run was written yet; ${fix}, then run again`,
+    );
+  };
+  try {
+    await writeRunInfo(paths.runInfo, startedRunInfo(config));
+  } catch (err) {
+    throw err instanceof WriteFailure ? stopped(err, state.step) : err;
+  }
 
   const source = createBatchSource(
     {
@@ -174,11 +244,12 @@ export async function trainCategory(
   const diverged = (what: string) =>
     new UserError(
       `training of ${config.category} diverged: ${what}; the last good checkpoint ` +
-        `(${state.step ? `step ${state.step}` : "none yet"}) is kept at ${paths.checkpoint}`,
+        `(${savedStep ? `step ${savedStep}` : "none yet"}) is kept at ${paths.checkpoint}`,
       "lower --lr (e.g. half), or check the input images; continue from the checkpoint with --resume",
     );
   let stepsThisCall = 0;
   const checkpointEvery = config.testEpochs > 0 ? config.testEpochs : 10;
+  let currentStep = state.step;
 
   try {
     for (let step = state.step; step < config.epochs; step++) {
@@ -202,6 +273,7 @@ export async function trainCategory(
       const entry: HistoryEntry = { step: step + 1, loss: result.loss, acc, lr };
       state.history.push(entry);
       stepsThisCall++;
+      currentStep = step + 1;
       const ips = batch.count / batchCost;
       await say(
         `Type : ${config.category} Train [ Epoch ${step + 1}/${config.epochs} ], loss: ${
@@ -253,15 +325,18 @@ export async function trainCategory(
         state.step = step + 1;
         state.rng = { seed: config.seed, step: step + 1 };
         await saveCheckpoint(paths.checkpoint, net, optimizer, state);
+        savedStep = step + 1;
       }
     }
+  } catch (err) {
+    throw err instanceof WriteFailure ? stopped(err, currentStep) : err;
   } finally {
     source.close();
     bar?.done();
   }
   const steps = state.history.length ? state.history[state.history.length - 1].step : state.step;
   const seconds = (performance.now() - started) / 1000;
-  await writeJsonAtomic(paths.runInfo, {
+  await writeRunInfo(paths.runInfo, {
     name: modelName(config.category),
     config,
     status: steps >= config.epochs ? "done" : "interrupted",
@@ -270,6 +345,8 @@ export async function trainCategory(
     bestStep: state.bestStep,
     seconds,
     history: state.history,
+  }).catch((err) => {
+    throw err instanceof WriteFailure ? stopped(err, steps) : err;
   });
   optimizer.dispose();
   disposeParams(net.params);
