@@ -10,6 +10,9 @@ Written to OUT (default: projection_net/ beside this script):
 
 Usage: make_projection_net.py [--out DIR] [--seed N] [--size S] [--batch B] [--head-layer H] [--classes C]
                               [--kernel-dim K] [--dilation D] [--reduction R] [--lam L]
+                              [--min-margin M] [--tries T]
+The seed used is the first from --seed whose train pass is at least --min-margin away from a tie in every
+ReLU and max-pooling decision (recorded in config.json as seed and seed_choice).
 """
 
 import argparse
