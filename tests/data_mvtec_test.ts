@@ -1,4 +1,5 @@
-// Tests of lib/data/mvtec.ts on the real lite subset (when present) and on small folder trees made here.
+// Tests of lib/data/mvtec.ts on a synthetic data set generated here (real PNGs and masks, always), on the
+// real lite subset (when present beside the project) and on small folder trees made here.
 import { join } from "@std/path";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import {
@@ -13,6 +14,8 @@ import {
   resolveCategories,
 } from "../lib/data/mvtec.ts";
 import { UserError } from "../lib/util/errors.ts";
+import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
+import { loadMask } from "../lib/data/images.ts";
 
 const LITE = join(import.meta.dirname!, "..", "..", "shared", "data", "mvtec-lite");
 const HAS_LITE = await Deno.stat(join(LITE, "bottle", "train", "good")).then(() => true, () => false);
@@ -48,6 +51,68 @@ Deno.test("MVTec constants: 15 categories and the official counts (paper Table 1
     MVTEC_CATEGORIES.filter((c) => MVTEC_OFFICIAL[c].grayscale),
     ["grid", "screw", "zipper"],
   );
+});
+
+Deno.test("listCategory on a generated synthetic data set: typed, sorted records with masks", async () => {
+  await withTmp(async (dir) => {
+    await generateSyntheticDataset(dir, {
+      seed: 5,
+      size: 32,
+      trainCount: 9,
+      testGoodCount: 4,
+      testBadCount: 2,
+    });
+    assertEquals(await presentCategories(dir), ["synthetic_object", "synthetic_texture"]);
+    assertEquals(await resolveCategories("all", dir), ["synthetic_object", "synthetic_texture"]);
+    const records = await listCategory(dir, "synthetic_object");
+    const train = records.filter((r) => r.split === "train");
+    const test = records.filter((r) => r.split === "test");
+    assertEquals(train.length, 9);
+    assert(train.every((r) => r.label === 0 && r.defectType === "good" && r.category === "synthetic_object"));
+    assertEquals(train.map((r) => r.path.slice(-7)), [...Array(9)].map((_, i) => `00${i}.png`));
+    assertEquals(records.indexOf(test[0]), 9, "train records come first");
+    // Good test images first, then the defect types by name, each sorted by file name.
+    assertEquals(test.map((r) => `${r.defectType}:${r.label}:${r.path.slice(-7)}`), [
+      "good:0:000.png",
+      "good:0:001.png",
+      "good:0:002.png",
+      "good:0:003.png",
+      "scratch:1:000.png",
+      "scratch:1:001.png",
+      "spot:1:000.png",
+      "spot:1:001.png",
+    ]);
+    for (const r of test) {
+      if (r.label === 0) {
+        assertEquals(r.maskPath, undefined);
+        continue;
+      }
+      const maskName = `${r.path.slice(-7, -4)}_mask.png`;
+      assertEquals(r.maskPath, join(dir, "synthetic_object", "ground_truth", r.defectType, maskName));
+      const mask = await loadMask(r.maskPath!);
+      assertEquals([mask.width, mask.height], [32, 32]);
+      assert(mask.data.some((v) => v > 0), `${r.maskPath} marks the defect`);
+    }
+    assertEquals(categoryCounts(records), {
+      train: 9,
+      testGood: 4,
+      testDefective: 4,
+      byDefectType: { scratch: 2, spot: 2 },
+      masks: 4,
+    });
+    const rows = await datasetSummary(dir);
+    assertEquals(rows.map((r) => [r.category, r.train, r.testGood, r.testDefective, r.masks, r.complete]), [
+      ["synthetic_object", 9, 4, 4, 4, undefined],
+      ["synthetic_texture", 9, 4, 4, 4, undefined],
+    ]);
+    assertEquals(await countCategoryImages(join(dir, "synthetic_texture")), { train: 9, test: 8 });
+    const err = await assertRejects(
+      () => resolveCategories("synthetic_object,bottle", dir),
+      UserError,
+      "bottle",
+    );
+    assertStringIncludes(err.message, "synthetic_texture");
+  });
 });
 
 Deno.test({

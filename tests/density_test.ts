@@ -1,7 +1,10 @@
 /**
  * Evaluation maths against scikit-learn: Ledoit–Wolf, Mahalanobis, ROC curve / AUROC / Youden threshold and
- * Gaussian KDE scores from the density fixture (`SSPCAB_DENSITY_FIXTURE`, a folder with `density.json`),
- * plus property tests that need no fixture.
+ * Gaussian KDE scores, plus property tests that need no fixture.
+ *
+ * Fixtures: always the committed reference `tests/reference/density/density.json` (made by
+ * `tests/reference/make_density.py`), plus the folder in `SSPCAB_DENSITY_FIXTURE` (a folder with
+ * `density.json`) when set, else `../shared/fixtures/density` beside the project when present.
  */
 
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
@@ -29,10 +32,14 @@ import {
 } from "../lib/eval/mod.ts";
 import { UserError } from "../lib/util/errors.ts";
 import { createRng } from "../lib/util/rng.ts";
+import { extraFixtureDirs, REFERENCE_DIR } from "./helpers/reference.ts";
 
-const fixtureDir = Deno.env.get("SSPCAB_DENSITY_FIXTURE") ??
-  join(import.meta.dirname!, "..", "..", "shared", "fixtures", "density");
-const fixturePath = join(fixtureDir, "density.json");
+const fixtureDirs = [
+  join(REFERENCE_DIR, "density"),
+  ...(await extraFixtureDirs("SSPCAB_DENSITY_FIXTURE", "density", "density.json")),
+];
+
+type Curve = { fpr: number[]; tpr: number[]; thresholds: (number | null)[] };
 
 interface DensityFixture {
   train: number[][];
@@ -41,52 +48,52 @@ interface DensityFixture {
   ledoit_wolf: { location: number[]; shrinkage: number; precision: number[][] };
   mahalanobis: number[];
   roc_auc: number;
-  roc_curve: { fpr: number[]; tpr: number[]; thresholds: (number | null)[] };
+  roc_curve: Curve;
   youden_threshold: number;
   kde_bandwidth_1_negative_log_density: number[];
   kde_roc_auc: number;
   tied_scores: number[];
   tied_roc_auc: number;
+  /** sklearn's roc_curve on the tied scores (committed reference; absent from older fixtures). */
+  tied_roc_curve?: Curve;
   tolerance: { abs: number; rel: number };
 }
 
-function loadFixture(): DensityFixture | null {
-  try {
-    return JSON.parse(Deno.readTextFileSync(fixturePath));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-}
+function densityTests(fixturePath: string, label: string): void {
+  const fx: DensityFixture = JSON.parse(Deno.readTextFileSync(fixturePath));
 
-const fx = loadFixture();
-const ignore = fx === null;
-if (ignore) {
-  console.warn(`density fixture not found at ${fixturePath}; set SSPCAB_DENSITY_FIXTURE — skipping`);
-}
+  const close = (actual: number, expected: number, what: string): void => {
+    const { abs, rel } = fx.tolerance;
+    const tol = abs + rel * Math.abs(expected);
+    assert(
+      Math.abs(actual - expected) <= tol,
+      `${what}: got ${actual}, expected ${expected} (|Δ| = ${Math.abs(actual - expected)} > ${tol})`,
+    );
+  };
 
-function close(actual: number, expected: number, what: string): void {
-  const { abs, rel } = fx!.tolerance;
-  const tol = abs + rel * Math.abs(expected);
-  assert(
-    Math.abs(actual - expected) <= tol,
-    `${what}: got ${actual}, expected ${expected} (|Δ| = ${Math.abs(actual - expected)} > ${tol})`,
-  );
-}
+  const allClose = (actual: ArrayLike<number>, expected: readonly number[], what: string): void => {
+    assertEquals(actual.length, expected.length, `${what}: length`);
+    for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], `${what}[${i}]`);
+  };
 
-function allClose(actual: ArrayLike<number>, expected: readonly number[], what: string): void {
-  assertEquals(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], `${what}[${i}]`);
-}
+  // sklearn ≥ 1.3 writes +inf (null in JSON) as the first threshold; older versions wrote max score + 1.
+  const curveMatches = (scores: ArrayLike<number>, expected: Curve, what: string): void => {
+    const first = expected.thresholds[0];
+    const curve = rocCurve(fx.labels, scores, {
+      firstThreshold: first === null ? "infinity" : "max-plus-one",
+    });
+    allClose(curve.fpr, expected.fpr, `${what} fpr`);
+    allClose(curve.tpr, expected.tpr, `${what} tpr`);
+    if (first === null) assertEquals(curve.thresholds[0], Infinity);
+    else close(curve.thresholds[0], first, `${what} thresholds[0]`);
+    allClose(curve.thresholds.subarray(1), expected.thresholds.slice(1) as number[], `${what} thresholds`);
+  };
 
-Deno.test({
-  name: "Ledoit–Wolf location, shrinkage and precision match sklearn",
-  ignore,
-  fn() {
-    const density = fitGaussianDensity(l2NormalizeRows(fx!.train));
-    close(density.shrinkage, fx!.ledoit_wolf.shrinkage, "shrinkage");
-    allClose(density.location, fx!.ledoit_wolf.location, "location");
-    allClose(density.precision.data, fx!.ledoit_wolf.precision.flat(), "precision");
+  Deno.test(`Ledoit–Wolf location, shrinkage and precision match sklearn (${label})`, () => {
+    const density = fitGaussianDensity(l2NormalizeRows(fx.train));
+    close(density.shrinkage, fx.ledoit_wolf.shrinkage, "shrinkage");
+    allClose(density.location, fx.ledoit_wolf.location, "location");
+    allClose(density.precision.data, fx.ledoit_wolf.precision.flat(), "precision");
     // Precision really inverts the covariance.
     const prod = matMul(density.covariance, density.precision);
     for (let i = 0; i < density.dim; i++) {
@@ -94,52 +101,39 @@ Deno.test({
         assertAlmostEquals(prod.data[i * density.dim + j], i === j ? 1 : 0, 1e-8);
       }
     }
-  },
-});
+  });
 
-Deno.test({
-  name: "Mahalanobis scores, ROC AUC, ROC curve and Youden threshold match sklearn",
-  ignore,
-  fn() {
-    const density = fitGaussianDensity(fx!.train, { l2Normalize: true });
-    const scores = mahalanobisScores(density, fx!.test);
-    allClose(scores, fx!.mahalanobis, "mahalanobis");
-    close(rocAuc(fx!.labels, scores), fx!.roc_auc, "roc_auc");
-
-    // sklearn ≥ 1.3 writes +inf (null in JSON) as the first threshold; older versions wrote max score + 1.
-    const first = fx!.roc_curve.thresholds[0];
-    const curve = rocCurve(fx!.labels, scores, {
+  Deno.test(`Mahalanobis scores, ROC AUC, ROC curve and Youden threshold match sklearn (${label})`, () => {
+    const density = fitGaussianDensity(fx.train, { l2Normalize: true });
+    const scores = mahalanobisScores(density, fx.test);
+    allClose(scores, fx.mahalanobis, "mahalanobis");
+    close(rocAuc(fx.labels, scores), fx.roc_auc, "roc_auc");
+    curveMatches(scores, fx.roc_curve, "roc_curve");
+    assertEquals(rocCurve(fx.labels, scores).thresholds[0], Infinity);
+    const first = fx.roc_curve.thresholds[0];
+    const curve = rocCurve(fx.labels, scores, {
       firstThreshold: first === null ? "infinity" : "max-plus-one",
     });
-    allClose(curve.fpr, fx!.roc_curve.fpr, "fpr");
-    allClose(curve.tpr, fx!.roc_curve.tpr, "tpr");
-    if (first === null) assertEquals(curve.thresholds[0], Infinity);
-    else close(curve.thresholds[0], first, "thresholds[0]");
-    allClose(curve.thresholds.subarray(1), fx!.roc_curve.thresholds.slice(1) as number[], "thresholds");
-    assertEquals(rocCurve(fx!.labels, scores).thresholds[0], Infinity);
-    close(youdenThreshold(curve), fx!.youden_threshold, "youden_threshold");
-  },
-});
+    close(youdenThreshold(curve), fx.youden_threshold, "youden_threshold");
+  });
 
-Deno.test({
-  name: "ROC AUC on tie-heavy scores matches sklearn",
-  ignore,
-  fn() {
-    close(rocAuc(fx!.labels, fx!.tied_scores), fx!.tied_roc_auc, "tied_roc_auc");
-  },
-});
+  Deno.test(`ROC AUC (and ROC curve where given) on tie-heavy scores match sklearn (${label})`, () => {
+    close(rocAuc(fx.labels, fx.tied_scores), fx.tied_roc_auc, "tied_roc_auc");
+    if (fx.tied_roc_curve) curveMatches(fx.tied_scores, fx.tied_roc_curve, "tied_roc_curve");
+  });
 
-Deno.test({
-  name: "Gaussian KDE (bandwidth 1) negative log density and its AUROC match sklearn",
-  ignore,
-  fn() {
-    const kde = fitKde(fx!.train, 1, { l2Normalize: true });
-    const scores = kdeScores(kde, fx!.test);
-    allClose(scores, fx!.kde_bandwidth_1_negative_log_density, "kde scores");
-    allClose(scoreRows(kde, fx!.test), fx!.kde_bandwidth_1_negative_log_density, "scoreRows(kde)");
-    close(rocAuc(fx!.labels, scores), fx!.kde_roc_auc, "kde_roc_auc");
-  },
-});
+  Deno.test(`Gaussian KDE (bandwidth 1) negative log density and its AUROC match sklearn (${label})`, () => {
+    const kde = fitKde(fx.train, 1, { l2Normalize: true });
+    const scores = kdeScores(kde, fx.test);
+    allClose(scores, fx.kde_bandwidth_1_negative_log_density, "kde scores");
+    allClose(scoreRows(kde, fx.test), fx.kde_bandwidth_1_negative_log_density, "scoreRows(kde)");
+    close(rocAuc(fx.labels, scores), fx.kde_roc_auc, "kde_roc_auc");
+  });
+}
+
+for (const dir of fixtureDirs) {
+  densityTests(join(dir, "density.json"), dir === fixtureDirs[0] ? "committed reference" : dir);
+}
 
 // ---- property tests (no fixture needed) ----
 

@@ -3,11 +3,14 @@
  * the eval-mode layer3, SSPCAB output, embeddings, logits and MSE, and the train-mode loss and gradients,
  * within the fixture's tolerances — on cpu and on every other backend this machine offers.
  *
- * Fixture folder: `SSPCAB_PARITY_FIXTURE`, default `../shared/fixtures/projection_net` beside the project.
+ * Fixtures: always the committed reference `tests/reference/projection_net` (made by
+ * `tests/reference/make_projection_net.py`; its weights are rebuilt from the seeded generator its config
+ * describes), plus the folder in `SSPCAB_PARITY_FIXTURE` when set, else `../shared/fixtures/projection_net`
+ * beside the project when present (those hold a `weights.safetensors`).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "@std/path";
-import { assert } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { readSafetensors } from "../lib/io/safetensors.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
@@ -16,15 +19,26 @@ import {
   projectionNetForward,
   trainableNames,
 } from "../lib/model/projection_net.ts";
-import { loadStateDict } from "../lib/model/state_dict.ts";
+import { applyStateDict, loadStateDict } from "../lib/model/state_dict.ts";
 import { disposeParams, toTorchLayout } from "../lib/model/params.ts";
 import { lossAndGradients } from "../lib/train/gradients.ts";
+import { createRng } from "../lib/util/rng.ts";
 import { availableBackends } from "./helpers/backends.ts";
+import {
+  extraFixtureDirs,
+  float32BitsSum,
+  generatedWeights,
+  isGeneratedWeights,
+  REFERENCE_DIR,
+  tensorSeed,
+  uniformTensor,
+  type WeightRule,
+} from "./helpers/reference.ts";
 
-const fixtureDir = Deno.env.get("SSPCAB_PARITY_FIXTURE") ??
-  join(import.meta.dirname!, "..", "..", "shared", "fixtures", "projection_net");
-const present = await Deno.stat(join(fixtureDir, "config.json")).then(() => true, () => false);
-if (!present) console.warn(`parity_test: fixture folder ${fixtureDir} not found — parity tests skipped`);
+const fixtureDirs = [
+  join(REFERENCE_DIR, "projection_net"),
+  ...(await extraFixtureDirs("SSPCAB_PARITY_FIXTURE", "projection_net", "config.json")),
+];
 
 interface FixtureConfig {
   image_size: number;
@@ -39,6 +53,10 @@ interface FixtureConfig {
     padding: string;
   };
   sspcab_lambda: number;
+  /** A weights description (committed reference) or words naming `weights.safetensors` (other fixtures). */
+  weights: unknown;
+  input?: WeightRule;
+  rng_check?: { seed: number; first_u32: number[]; tensor_seed: { name: string; value: number } };
   tolerance: { eval_abs: number; eval_rel: number; grad_rel_l2: number };
 }
 
@@ -95,12 +113,21 @@ function relL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
 }
 
-async function runParity(backend: string) {
+async function runParity(fixtureDir: string, backend: string) {
   const config: FixtureConfig = JSON.parse(await Deno.readTextFile(join(fixtureDir, "config.json")));
   const io = (await readSafetensors(join(fixtureDir, "io.safetensors"))).tensors;
   await initBackend(backend as "cpu");
   const net = createProjectionNet(netConfig(config), 1);
-  await loadStateDict(net.specs, net.params, join(fixtureDir, "weights.safetensors"));
+  if (isGeneratedWeights(config.weights)) {
+    applyStateDict(
+      net.specs,
+      net.params,
+      generatedWeights(config.weights),
+      `${fixtureDir} (generated weights)`,
+    );
+  } else {
+    await loadStateDict(net.specs, net.params, join(fixtureDir, "weights.safetensors"));
+  }
   const inputInfo = io.get("input_nchw")!;
   const [n, c, h, w] = inputInfo.shape;
   assert(h === config.image_size && n === config.batch, "io.safetensors input does not match config.json");
@@ -142,12 +169,43 @@ async function runParity(backend: string) {
   disposeParams(net.params);
 }
 
-for (const backend of await availableBackends()) {
-  Deno.test({
-    name: `parity with PyTorch on ${backend}: eval outputs, train loss and gradients`,
-    ignore: !present,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn: () => runParity(backend),
-  });
+for (const fixtureDir of fixtureDirs) {
+  const label = fixtureDir === fixtureDirs[0] ? "committed reference" : fixtureDir;
+  for (const backend of await availableBackends()) {
+    Deno.test({
+      name: `parity with PyTorch (${label}) on ${backend}: eval outputs, train loss and gradients`,
+      sanitizeResources: false,
+      sanitizeOps: false,
+      fn: () => runParity(fixtureDir, backend),
+    });
+  }
 }
+
+Deno.test("the TypeScript seeded generator reproduces the Python one (values committed by the script)", async () => {
+  const dir = join(REFERENCE_DIR, "projection_net");
+  const config: FixtureConfig = JSON.parse(await Deno.readTextFile(join(dir, "config.json")));
+  const check = config.rng_check!;
+  const rng = createRng(check.seed);
+  assertEquals(check.first_u32.map(() => rng.next() * 4294967296), check.first_u32);
+  assertEquals(tensorSeed(check.seed, check.tensor_seed.name), check.tensor_seed.value);
+  assert(isGeneratedWeights(config.weights), "the committed reference describes generated weights");
+  const checks = Object.entries(config.weights.checks ?? {});
+  assert(checks.length > 0, "config.json lists check values of some tensors");
+  const wanted = new Set(checks.map(([name]) => name));
+  const tensors = generatedWeights({
+    ...config.weights,
+    tensors: config.weights.tensors.filter((t) => wanted.has(t.name)),
+  });
+  for (const [name, { first, bits_sum_mod_2_32 }] of checks) {
+    const data = tensors.get(name)!.data as Float32Array;
+    assertEquals(Array.from(data.subarray(0, first.length)), first, `${name}: first values`);
+    assertEquals(float32BitsSum(data), bits_sum_mod_2_32, `${name}: bit-pattern checksum`);
+  }
+  // The input batch was drawn by the same rule; the committed copy must equal a fresh draw.
+  const rule = config.input!;
+  const io = (await readSafetensors(join(dir, "io.safetensors"))).tensors;
+  const input = io.get(rule.name)!;
+  assertEquals(input.shape, rule.shape);
+  const count = rule.shape.reduce((a, b) => a * b, 1);
+  assertEquals(input.data, uniformTensor(config.weights.seed, rule.name, count, rule.low, rule.high));
+});
