@@ -36,6 +36,7 @@ export {
   initBackend,
   parseBackendChoice,
 } from "./backend/mod.ts";
+export type { BackendOptions, WasmBackendOptions } from "./backend/options.ts";
 export { LIBRARY_VERSION } from "./version.ts";
 export { isUserError, UserError } from "./util/errors.ts";
 export {
@@ -73,3 +74,7 @@ export { SCHEDULES } from "./train/schedule.ts";
 export type { GaussianDensity } from "./eval/density.ts";
 export type { KdeDensity } from "./eval/density.ts";
 export type { Matrix } from "./eval/linalg.ts";
+export type { BundleFormat } from "./export/bundle.ts";
+export type { ModelRef } from "./train/model_file.ts";
+export type { TrainOptions } from "./train/trainer.ts";
+export type { GraphModel } from "./util/tensor_types.ts";

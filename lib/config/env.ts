@@ -9,6 +9,7 @@
  * and the accepted values.
  * @module
  */
+import type { BackendOptions } from "../backend/options.ts";
 import { UserError } from "../util/errors.ts";
 
 /** The type of an environment variable's value, as documented. */
@@ -314,21 +315,6 @@ export const ENV: EnvRegistry = {
 
 /** All declared variables, in declaration order. */
 export const ENV_VARS: readonly EnvVar<unknown>[] = Object.values(ENV);
-
-/** The wasm backend's options from the environment (`SSPCAB_WASM_*`), in the shape `initBackend` takes. */
-export interface BackendOptions {
-  /** Options of the wasm backend. */
-  wasm: {
-    /** Fuse multiply-adds (`SSPCAB_WASM_FMA`). */
-    fma: boolean;
-    /** Own GEMM for convolutions (`SSPCAB_WASM_GEMM`). */
-    gemm: boolean;
-    /** Winograd 3×3 convolutions on the own GEMM (`SSPCAB_WASM_WINOGRAD`). */
-    winograd: boolean;
-    /** Thread count (`SSPCAB_WASM_THREADS`); undefined: the backend's default. */
-    threads: number | undefined;
-  };
-}
 
 /** {@link BackendOptions} from `SSPCAB_WASM_FMA`, `_GEMM`, `_WINOGRAD` (`0` turns off) and `_THREADS`. */
 export function backendOptionsFromEnv(): BackendOptions {

@@ -125,3 +125,5 @@ export type { ProjectionNetConfig } from "../model/projection_net.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
+export type { ModelRef } from "../train/model_file.ts";
+export type { Variable } from "../util/tensor_types.ts";

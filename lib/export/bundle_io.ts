@@ -1,7 +1,7 @@
 /**
  * Writing and reading a TensorFlow.js graph model folder (`model.json` + `group1-shard1of1.bin`) with Deno's
  * file APIs. Files are written atomically (the weights first, `model.json` last), and loading goes through a
- * custom `tf.io.IOHandler`, so `tf.loadGraphModel` needs no HTTP server and no `file://` fetch. Problems are
+ * custom `IOHandler`, so `tf.loadGraphModel` needs no HTTP server and no `file://` fetch. Problems are
  * reported naming the file at fault.
  * @module
  */
@@ -10,6 +10,13 @@ import { join } from "@std/path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";
 import { GRAPH_MODEL_FORMAT, type GraphModelArtifacts, type GraphModelJson } from "./graph_model.ts";
+import type {
+  GraphModel,
+  IOHandler,
+  ModelArtifacts,
+  ModelJSON,
+  WeightsManifestConfig,
+} from "../util/tensor_types.ts";
 
 /** File name of a graph model's topology and manifest. */
 export const MODEL_JSON_FILE = "model.json";
@@ -27,7 +34,7 @@ export interface WrittenGraphModel {
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
 /** Bytes the weights of a manifest occupy (throws on a dtype or quantisation we do not size). */
-export function manifestByteLength(manifest: tf.io.WeightsManifestConfig): number {
+export function manifestByteLength(manifest: WeightsManifestConfig): number {
   let total = 0;
   for (const group of manifest) {
     for (const w of group.weights) {
@@ -121,10 +128,10 @@ export async function readGraphModelJson(dir: string): Promise<GraphModelJson> {
  * Load the graph model artifacts of `dir` (topology, weight specs and data, signature, metadata), checking
  * that every shard exists and that their total size matches the manifest.
  */
-export async function readGraphModelArtifacts(dir: string): Promise<tf.io.ModelArtifacts> {
+export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifacts> {
   const jsonPath = join(dir, MODEL_JSON_FILE);
   const json = await readGraphModelJson(dir);
-  const modelJson = json as unknown as tf.io.ModelJSON;
+  const modelJson = json as unknown as ModelJSON;
   return await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
     const buffers: Uint8Array[] = [];
     for (const group of manifest) {
@@ -152,19 +159,19 @@ export async function readGraphModelArtifacts(dir: string): Promise<tf.io.ModelA
   });
 }
 
-/** A `tf.io.IOHandler` that loads the graph model in `dir` with Deno's file APIs. */
-export function graphModelDirHandler(dir: string): tf.io.IOHandler {
+/** A `IOHandler` that loads the graph model in `dir` with Deno's file APIs. */
+export function graphModelDirHandler(dir: string): IOHandler {
   return { load: () => readGraphModelArtifacts(dir) };
 }
 
 /** Load the graph model in `dir` with `tf.loadGraphModel` through {@link graphModelDirHandler}. */
-export async function loadGraphModelFromDir(dir: string): Promise<tf.GraphModel> {
+export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
   return await tf.loadGraphModel(graphModelDirHandler(dir));
 }
 
 /** Load an in-memory graph model (e.g. straight from `buildGraphModel`) with `tf.loadGraphModel`. */
-export async function loadGraphModelFromArtifacts(model: GraphModelArtifacts): Promise<tf.GraphModel> {
-  const json = model.modelJson as unknown as tf.io.ModelJSON;
+export async function loadGraphModelFromArtifacts(model: GraphModelArtifacts): Promise<GraphModel> {
+  const json = model.modelJson as unknown as ModelJSON;
   const artifacts = await tf.io.getModelArtifactsForJSON(
     json,
     () => Promise.resolve([json.weightsManifest.flatMap((g) => g.weights), model.weightData]),

@@ -27,6 +27,7 @@ import { BN_EPS } from "../model/layers.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import { RESNET18_EMBED_DIM, RESNET18_WIDTHS } from "../model/resnet18.ts";
 import { sspcabOffsets } from "../model/sspcab.ts";
+import type { ModelJSON } from "../util/tensor_types.ts";
 
 /** Format tag of a TensorFlow.js graph model's `model.json`. */
 export const GRAPH_MODEL_FORMAT = "graph-model";
@@ -123,7 +124,7 @@ export interface WeightEntry {
   dtype: "float32" | "int32";
 }
 
-/** The content of `model.json`: a TensorFlow.js graph model (`tf.io.ModelJSON` with `format: "graph-model"`). */
+/** The content of `model.json`: a TensorFlow.js graph model (`ModelJSON` with `format: "graph-model"`). */
 export interface GraphModelJson {
   /** Always {@link GRAPH_MODEL_FORMAT}. */
   format: typeof GRAPH_MODEL_FORMAT;

@@ -5,7 +5,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { GraphModel } from "@tensorflow/tfjs";
 import { join } from "@std/path";
 import { loadGraphModelFromDir } from "./bundle_io.ts";
 import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "./bundle.ts";
@@ -16,6 +15,7 @@ import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
+import type { GraphModel, Tensor2D } from "../util/tensor_types.ts";
 
 /** A loaded bundle. */
 export interface InferenceBundle {
@@ -80,7 +80,7 @@ export async function inferImages(
     const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
     // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
     // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
-    const e = bundle.model.execute({ image: x }, "embedding") as tf.Tensor2D;
+    const e = bundle.model.execute({ image: x }, "embedding") as Tensor2D;
     const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
     e.dispose();
     const scores = scoreRows(bundle.fitted.density, rows);

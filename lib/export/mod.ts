@@ -1,6 +1,7 @@
 /**
- * Export: the TensorFlow.js graph model written from our network, the inference bundle (graph model +
- * density + threshold + metadata) and running a bundle on images without any training code.
+ * Export: the TensorFlow.js graph model written from our network, the ONNX model (`./onnx/`), the inference
+ * bundle (graph model and/or model.onnx + density + threshold + metadata) and running a bundle on images
+ * without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
  *
  * @example A network as a TensorFlow.js graph model that takes raw RGB and outputs its embedding
  * ```ts
@@ -18,7 +19,13 @@
  * ```
  * @module
  */
-export { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata, exportBundle } from "./bundle.ts";
+export {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  type BundleFormat,
+  type BundleMetadata,
+  exportBundle,
+} from "./bundle.ts";
 export {
   graphModelDirHandler,
   loadGraphModelFromArtifacts,
@@ -47,19 +54,61 @@ export {
   type TensorShapeJson,
   type WeightEntry,
 } from "./graph_model.ts";
-export { type InferenceBundle, inferImages, loadBundle } from "./infer.ts";
+export { type InferenceBundle, inferImages, loadBundle, readBundleMetadata } from "./infer.ts";
+export {
+  createOnnxSession,
+  type ExecutionProvider,
+  inferImagesOnnx,
+  loadOnnxBundle,
+  loadOnnxRuntime,
+  type OnnxBatchOutputs,
+  type OnnxBundle,
+  ONNXRUNTIME_ADD_COMMAND,
+  ONNXRUNTIME_PACKAGE,
+  ONNXRUNTIME_VERSION,
+  type OnnxSessionOptions,
+  type OrtModule,
+  type OrtSession,
+  type OrtTensor,
+  runOnnxBatch,
+} from "./onnx_engine.ts";
+export {
+  buildOnnxModel,
+  ONNX_MODEL_FILE,
+  ONNX_OPSET,
+  type OnnxDensity,
+  type OnnxExportOptions,
+  type OnnxModelArtifacts,
+  type OnnxModelInfo,
+  onnxModelInfo,
+  readOnnxFile,
+  writeOnnxModel,
+} from "./onnx/mod.ts";
 
 // Types and values the API above refers to, defined in other areas.
 export type { FittedModel } from "../eval/fitted_model.ts";
+export type { ModelJson } from "./onnx/schema.ts";
 export type { Prediction } from "../pipeline/predict.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
 export type { Density } from "../eval/density.ts";
+export type { GraphJson } from "./onnx/schema.ts";
+export type { ModelRef } from "../train/model_file.ts";
 export type { ParamSpec } from "../model/params.ts";
 export type { ParamStore } from "../model/params.ts";
 export type { ProjectionNetConfig } from "../model/projection_net.ts";
 export type { GaussianDensity } from "../eval/density.ts";
 export type { KdeDensity } from "../eval/density.ts";
+export type { NodeJson } from "./onnx/schema.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
+export type { TensorJson } from "./onnx/schema.ts";
+export type { ValueInfoJson } from "./onnx/schema.ts";
+export type { AttributeJson } from "./onnx/schema.ts";
+export type { DimJson } from "./onnx/schema.ts";
 export type { Matrix } from "../eval/linalg.ts";
+export type { GraphModel } from "../util/tensor_types.ts";
+export type { IOHandler } from "../util/tensor_types.ts";
+export type { ModelArtifacts } from "../util/tensor_types.ts";
+export type { Variable } from "../util/tensor_types.ts";
+export type { WeightsManifestConfig } from "../util/tensor_types.ts";

@@ -1,5 +1,6 @@
 /**
- * Files on disk: safetensors, atomic writes, and one module per file format we write (per-image scores, run
+ * Files on disk: safetensors, atomic writes through one writer that turns a full disk or a permission error
+ * into one clear message, the run lock, and one module per file format we write (per-image scores, run
  * information, `models_perf.csv`), each with its path, type, writer and validating reader.
  *
  * @example Write and read a safetensors file (PyTorch's weight format)
@@ -13,7 +14,24 @@
  * ```
  * @module
  */
-export { writeFileAtomic, writeJsonAtomic } from "./atomic_write.ts";
+export {
+  appendTextFile,
+  createFileExclusive,
+  denoFsWriter,
+  formatBytes,
+  freeBytes,
+  type FsWriter,
+  getFsWriter,
+  removeStaleTempFiles,
+  setFsWriter,
+  toWriteFailure,
+  WriteFailure,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type WriteOptions,
+  type WriteProblem,
+  writeProblemOf,
+} from "./atomic_write.ts";
 export {
   arrayField,
   fieldError,
@@ -33,6 +51,7 @@ export {
   readPerfCsv,
   writePerfCsv,
 } from "./perf_csv.ts";
+export { processAlive, processStartTicks } from "./process.ts";
 export {
   readRunInfo,
   type RunInfo,
@@ -42,9 +61,19 @@ export {
   writeRunInfo,
 } from "./run_info.ts";
 export {
+  acquireRunLock,
+  RUN_LOCK_FORMAT,
+  type RunLock,
+  type RunLockOptions,
+  type RunLockOwner,
+  runLockPath,
+} from "./run_lock.ts";
+export {
+  DATA_SHA256_KEY,
   type NamedTensor,
   parseSafetensors,
   readSafetensors,
+  type ReadSafetensorsOptions,
   type SafetensorsDtype,
   type SafetensorsFile,
   serializeSafetensors,
@@ -54,6 +83,7 @@ export {
 export { readScores, type ScoredImage, type ScoresFile, scoresPath, writeScores } from "./scores_file.ts";
 
 // Types and values the API above refers to, defined in other areas.
+export type { FileKind } from "../util/errors.ts";
 export type { HistoryEntry } from "../train/checkpoint.ts";
 export type { TrainConfig } from "../train/config.ts";
 export { UserError } from "../util/errors.ts";

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamKind, ParamSpec, ParamStore } from "./params.ts";
+import type { Tensor, Tensor2D, Tensor4D, Variable } from "../util/tensor_types.ts";
 
 /** BatchNorm epsilon (PyTorch default). */
 export const BN_EPS = 1e-5;
@@ -24,7 +25,7 @@ export interface ForwardContext {
 }
 
 /** Look up a parameter by PyTorch name, with an error naming it when missing. */
-export function param(ctx: ForwardContext, name: string): tf.Variable {
+export function param(ctx: ForwardContext, name: string): Variable {
   const v = ctx.params.get(name);
   if (!v) throw new Error(`model parameter "${name}" is missing`);
   return v;
@@ -91,12 +92,12 @@ export function linearSpecs(name: string, inF: number, outF: number): ParamSpec[
 export function conv2d(
   ctx: ForwardContext,
   name: string,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   stride: number,
   pad: number,
   bias = false,
-): tf.Tensor4D {
-  const w = param(ctx, `${name}.weight`) as tf.Tensor4D;
+): Tensor4D {
+  const w = param(ctx, `${name}.weight`) as Tensor4D;
   let y = tf.conv2d(x, w, stride, pad === 0 ? "valid" : pad);
   if (bias) y = tf.add(y, param(ctx, `${name}.bias`));
   return y;
@@ -105,8 +106,8 @@ export function conv2d(
 function updateRunningStats(
   ctx: ForwardContext,
   name: string,
-  mean: tf.Tensor,
-  variance: tf.Tensor,
+  mean: Tensor,
+  variance: Tensor,
   count: number,
 ): void {
   if (ctx.updateRunningStats === false) return;
@@ -132,14 +133,14 @@ function updateRunningStats(
 function batchNormTrain(
   ctx: ForwardContext,
   name: string,
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-): tf.Tensor {
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+): Tensor {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.shape.length - 1];
   const node = tf.customGrad(
-    ((input: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    ((input: Tensor, g: Tensor, b: Tensor, save: tf.GradSaveFunc) => {
       const mean = tf.mean(input, axes);
       const variance = tf.mean(tf.squaredDifference(input, mean), axes);
       updateRunningStats(ctx, name, mean, variance, count);
@@ -151,8 +152,8 @@ function batchNormTrain(
       const one = tf.onesLike(variance);
       return {
         value: tf.batchNorm(xHat, zero, one, b, g, 0),
-        gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-          const grad = dy as tf.Tensor;
+        gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
+          const grad = dy as Tensor;
           const [xh, inv, gam] = saved;
           const dBeta = tf.sum(grad, axes);
           const dGamma = tf.sum(tf.mul(grad, xh), axes);
@@ -174,14 +175,14 @@ function batchNormTrain(
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (node as unknown as (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor)(x, gamma, beta);
+  return (node as unknown as (a: Tensor, b: Tensor, c: Tensor) => Tensor)(x, gamma, beta);
 }
 
 /**
  * BatchNorm over all axes but the last (NHWC images or [N, C] rows). Training mode normalises with the batch's
  * mean and biased variance and updates the running statistics; eval mode uses the running statistics.
  */
-export function batchNorm<T extends tf.Tensor>(ctx: ForwardContext, name: string, x: T): T {
+export function batchNorm<T extends Tensor>(ctx: ForwardContext, name: string, x: T): T {
   const gamma = param(ctx, `${name}.weight`);
   const beta = param(ctx, `${name}.bias`);
   if (!ctx.training) {
@@ -198,6 +199,6 @@ export function batchNorm<T extends tf.Tensor>(ctx: ForwardContext, name: string
 }
 
 /** Linear layer: `x @ W + b` with W stored [in, out]. */
-export function linear(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  return tf.add(tf.matMul(x, param(ctx, `${name}.weight`) as tf.Tensor2D), param(ctx, `${name}.bias`));
+export function linear(ctx: ForwardContext, name: string, x: Tensor2D): Tensor2D {
+  return tf.add(tf.matMul(x, param(ctx, `${name}.weight`) as Tensor2D), param(ctx, `${name}.bias`));
 }

@@ -5,7 +5,6 @@
  * @example Embed a batch with a randomly initialised ProjectionNet
  * ```ts
  * import assert from "node:assert/strict";
- * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createProjectionNet, defaultProjectionNetConfig, disposeParams, projectionNetEmbed } from "./mod.ts";
  * await tf.setBackend("cpu");
@@ -88,3 +87,10 @@ export type { NamedTensor } from "../io/safetensors.ts";
 export type { Rng } from "../util/rng.ts";
 export type { TensorToWrite } from "../io/safetensors.ts";
 export type { SafetensorsDtype } from "../io/safetensors.ts";
+export type { NamedTensorMap } from "../util/tensor_types.ts";
+export type { Scalar } from "../util/tensor_types.ts";
+export type { Tensor } from "../util/tensor_types.ts";
+export type { Tensor1D } from "../util/tensor_types.ts";
+export type { Tensor2D } from "../util/tensor_types.ts";
+export type { Tensor4D } from "../util/tensor_types.ts";
+export type { Variable } from "../util/tensor_types.ts";

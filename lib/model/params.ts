@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../util/rng.ts";
+import type { Tensor, Variable } from "../util/tensor_types.ts";
 
 /** How a parameter is laid out and initialised. */
 export type ParamKind =
@@ -33,7 +34,7 @@ export interface ParamSpec {
 }
 
 /** The variables of a network by PyTorch name. */
-export type ParamStore = Map<string, tf.Variable>;
+export type ParamStore = Map<string, Variable>;
 
 /** The PyTorch shape of a parameter given in TF layout. */
 export function torchShape(spec: ParamSpec): number[] {
@@ -44,7 +45,7 @@ export function torchShape(spec: ParamSpec): number[] {
 }
 
 /** Convert values in PyTorch layout to a tensor in TF layout. */
-export function fromTorchLayout(spec: ParamSpec, data: Float32Array): tf.Tensor {
+export function fromTorchLayout(spec: ParamSpec, data: Float32Array): Tensor {
   return tf.tidy(() => {
     const t = tf.tensor(data, torchShape(spec), "float32");
     if (spec.kind === "conv") return tf.transpose(t, [2, 3, 1, 0]);
@@ -54,7 +55,7 @@ export function fromTorchLayout(spec: ParamSpec, data: Float32Array): tf.Tensor 
 }
 
 /** Convert a tensor in TF layout to PyTorch-layout values (asynchronous: GPU backends cannot read synchronously). */
-export async function toTorchLayout(spec: ParamSpec, value: tf.Tensor): Promise<Float32Array> {
+export async function toTorchLayout(spec: ParamSpec, value: Tensor): Promise<Float32Array> {
   const t = tf.tidy(() => {
     if (spec.kind === "conv") return tf.transpose(value, [3, 2, 0, 1]);
     if (spec.kind === "linear") return tf.transpose(value, [1, 0]);

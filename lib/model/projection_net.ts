@@ -10,6 +10,7 @@ import { createParams, type ParamSpec, type ParamStore } from "./params.ts";
 import { RESNET18_EMBED_DIM, resnet18Specs, resnetLayer4Pool, resnetToLayer3 } from "./resnet18.ts";
 import { DEFAULT_SSPCAB, sspcab, type SspcabConfig, sspcabSpecs } from "./sspcab.ts";
 import { createRng } from "../util/rng.ts";
+import type { NamedTensorMap, Scalar, Tensor1D, Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
 /** ProjectionNet hyper-parameters. */
 export interface ProjectionNetConfig {
@@ -71,32 +72,32 @@ export function createProjectionNet(config: ProjectionNetConfig, seed = 0): Proj
 }
 
 /** Outputs of a forward pass. */
-export interface ProjectionNetOutputs extends tf.NamedTensorMap {
+export interface ProjectionNetOutputs extends NamedTensorMap {
   /** layer3 features [N, H/16, W/16, 256]. */
-  layer3: tf.Tensor4D;
+  layer3: Tensor4D;
   /** SSPCAB output (equals layer3 when SSPCAB is off). */
-  sspcab: tf.Tensor4D;
+  sspcab: Tensor4D;
   /** Embeddings [N, 512]. */
-  embeds: tf.Tensor2D;
+  embeds: Tensor2D;
   /** Class logits [N, numClasses]. */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
   /** SSPCAB reconstruction MSE (scalar; 0 when SSPCAB is off). */
-  mse: tf.Scalar;
+  mse: Scalar;
 }
 
 /** Forward pass on an NHWC batch of normalised images. */
 export function projectionNetForward(
   net: ProjectionNet,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   options: { training: boolean; updateRunningStats?: boolean },
 ): ProjectionNetOutputs {
   const ctx: ForwardContext = { params: net.params, ...options };
   const layer3 = resnetToLayer3(ctx, x);
   const cfg = net.config;
   const s = cfg.sspcab ? sspcab(ctx, cfg.sspcab, layer3) : layer3;
-  const mse = cfg.sspcab ? tf.mean(tf.squaredDifference(s, layer3)) as tf.Scalar : tf.scalar(0);
+  const mse = cfg.sspcab ? tf.mean(tf.squaredDifference(s, layer3)) as Scalar : tf.scalar(0);
   const embeds = resnetLayer4Pool(ctx, s);
-  let h: tf.Tensor2D = embeds;
+  let h: Tensor2D = embeds;
   cfg.headLayers.forEach((_, i) => {
     h = tf.relu(batchNorm(ctx, `head.${3 * i + 1}`, linear(ctx, `head.${3 * i}`, h)));
   });
@@ -105,7 +106,7 @@ export function projectionNetForward(
 }
 
 /** Embeddings only (eval mode, no head): what the density estimator is fitted on. */
-export function projectionNetEmbed(net: ProjectionNet, x: tf.Tensor4D): tf.Tensor2D {
+export function projectionNetEmbed(net: ProjectionNet, x: Tensor4D): Tensor2D {
   return tf.tidy(() => {
     const ctx: ForwardContext = { params: net.params, training: false };
     const layer3 = resnetToLayer3(ctx, x);
@@ -115,35 +116,35 @@ export function projectionNetEmbed(net: ProjectionNet, x: tf.Tensor4D): tf.Tenso
 }
 
 /** Mean cross-entropy of logits against integer labels (PyTorch `F.cross_entropy`). */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number): tf.Scalar {
+export function crossEntropy(logits: Tensor2D, labels: Tensor1D, numClasses: number): Scalar {
   return tf.tidy(() => {
     const oneHot = tf.oneHot(tf.cast(labels, "int32"), numClasses);
-    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as Scalar;
   });
 }
 
 /** The training loss and its parts: `loss = CE(logits, labels) + λ · MSE`. */
 export interface LossParts {
   /** Total loss. */
-  loss: tf.Scalar;
+  loss: Scalar;
   /** Cross-entropy part. */
-  ce: tf.Scalar;
+  ce: Scalar;
   /** SSPCAB MSE part (unweighted). */
-  mse: tf.Scalar;
+  mse: Scalar;
   /** Logits (for accuracy). */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
 }
 
 /** Forward in training mode and compute the loss parts. */
 export function projectionNetLoss(
   net: ProjectionNet,
-  x: tf.Tensor4D,
-  labels: tf.Tensor1D,
+  x: Tensor4D,
+  labels: Tensor1D,
   options: { updateRunningStats?: boolean } = {},
 ): LossParts {
   const out = projectionNetForward(net, x, { training: true, ...options });
   const ce = crossEntropy(out.logits, labels, net.config.numClasses);
-  const loss = tf.add(ce, tf.mul(out.mse, net.config.sspcabLambda)) as tf.Scalar;
+  const loss = tf.add(ce, tf.mul(out.mse, net.config.sspcabLambda)) as Scalar;
   return { loss, ce, mse: out.mse, logits: out.logits };
 }
 

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { batchNorm, batchNormSpecs, conv2d, convSpecs, type ForwardContext } from "./layers.ts";
 import type { ParamSpec } from "./params.ts";
+import type { Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
 /** Output channels of layer1…layer4. */
 export const RESNET18_WIDTHS = [64, 128, 256, 512] as const;
@@ -41,7 +42,7 @@ export function resnet18Specs(prefix = "resnet18."): ParamSpec[] {
   return specs;
 }
 
-function basicBlock(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride: number): tf.Tensor4D {
+function basicBlock(ctx: ForwardContext, name: string, x: Tensor4D, stride: number): Tensor4D {
   let out = tf.relu(batchNorm(ctx, `${name}.bn1`, conv2d(ctx, `${name}.conv1`, x, stride, 1)));
   out = batchNorm(ctx, `${name}.bn2`, conv2d(ctx, `${name}.conv2`, out, 1, 1));
   const identity = ctx.params.has(`${name}.downsample.0.weight`)
@@ -53,30 +54,30 @@ function basicBlock(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride: n
 /** Run one ResNet stage (`layer1`…`layer4`, index 1-based). */
 export function resnetLayer(
   ctx: ForwardContext,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   index: number,
   prefix = "resnet18.",
-): tf.Tensor4D {
+): Tensor4D {
   const stride = index > 1 ? 2 : 1;
   const y = basicBlock(ctx, `${prefix}layer${index}.0`, x, stride);
   return basicBlock(ctx, `${prefix}layer${index}.1`, y, 1);
 }
 
 /** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1. */
-export function resnetStem(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
+export function resnetStem(ctx: ForwardContext, x: Tensor4D, prefix = "resnet18."): Tensor4D {
   const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, conv2d(ctx, `${prefix}conv1`, x, 2, 3)));
   // tfjs pads max pooling with −∞, like PyTorch.
   return tf.maxPool(y, 3, 2, 1);
 }
 
 /** conv1 … layer3: the features SSPCAB sees (stride 16, 256 channels). */
-export function resnetToLayer3(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
+export function resnetToLayer3(ctx: ForwardContext, x: Tensor4D, prefix = "resnet18."): Tensor4D {
   let y = resnetStem(ctx, x, prefix);
   for (let i = 1; i <= 3; i++) y = resnetLayer(ctx, y, i, prefix);
   return y;
 }
 
 /** layer4 and global average pooling: [N, H, W, 256] → [N, 512]. */
-export function resnetLayer4Pool(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor2D {
-  return tf.mean(resnetLayer(ctx, x, 4, prefix), [1, 2]) as tf.Tensor2D;
+export function resnetLayer4Pool(ctx: ForwardContext, x: Tensor4D, prefix = "resnet18."): Tensor2D {
+  return tf.mean(resnetLayer(ctx, x, 4, prefix), [1, 2]) as Tensor2D;
 }

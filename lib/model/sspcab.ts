@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { conv2d, convSpecs, type ForwardContext, linear, linearSpecs } from "./layers.ts";
 import type { ParamSpec } from "./params.ts";
+import type { Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
 /** SSPCAB hyper-parameters. */
 export interface SspcabConfig {
@@ -53,9 +54,9 @@ export function sspcabOffsets(config: SspcabConfig): Array<[number, number]> {
 export function sspcab(
   ctx: ForwardContext,
   config: SspcabConfig,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   prefix = "SSPCAB.",
-): tf.Tensor4D {
+): Tensor4D {
   const p = config.kernelDim + config.dilation;
   const border = config.kernelDim + 2 * config.dilation + 1;
   const [, h, w] = x.shape;
@@ -63,7 +64,7 @@ export function sspcab(
   const padded = config.padding === "reflect" ? tf.mirrorPad(x, padding, "reflect") : tf.pad(x, padding);
   const ph = h + 2 * p - border;
   const pw = w + 2 * p - border;
-  let sum: tf.Tensor4D | undefined;
+  let sum: Tensor4D | undefined;
   sspcabOffsets(config).forEach(([r, c], i) => {
     const view = tf.slice(padded, [0, r, c, 0], [-1, ph, pw, -1]);
     const y = conv2d(ctx, `${prefix}conv${i + 1}`, view, 1, 0, true);
@@ -71,7 +72,7 @@ export function sspcab(
   });
   const features = tf.relu(sum!);
   // Squeeze and excitation.
-  const squeezed = tf.mean(features, [1, 2]) as tf.Tensor2D;
+  const squeezed = tf.mean(features, [1, 2]) as Tensor2D;
   const excite = tf.sigmoid(
     linear(ctx, `${prefix}se.fc2`, tf.relu(linear(ctx, `${prefix}se.fc1`, squeezed))),
   );

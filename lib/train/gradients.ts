@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "../backend/gradients.ts";
 import { type ProjectionNet, projectionNetLoss } from "../model/projection_net.ts";
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
 /** Loss values and gradients from {@link lossAndGradients}; the caller disposes `grads` and `logits`. */
 export interface LossAndGradients {
@@ -15,9 +16,9 @@ export interface LossAndGradients {
   /** SSPCAB MSE part. */
   mse: number;
   /** Logits of the batch (kept for accuracy). */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
   /** Gradient of the loss for each requested parameter. */
-  grads: Map<string, tf.Tensor>;
+  grads: Map<string, Tensor>;
 }
 
 /**
@@ -26,8 +27,8 @@ export interface LossAndGradients {
  */
 export async function lossAndGradients(
   net: ProjectionNet,
-  x: tf.Tensor4D,
-  labels: tf.Tensor1D,
+  x: Tensor4D,
+  labels: Tensor1D,
   names: readonly string[],
   options: { updateRunningStats?: boolean } = {},
 ): Promise<LossAndGradients> {
@@ -36,9 +37,9 @@ export async function lossAndGradients(
     if (!v) throw new Error(`no parameter named "${n}"`);
     return v;
   });
-  let ce: tf.Scalar | undefined;
-  let mse: tf.Scalar | undefined;
-  let logits: tf.Tensor2D | undefined;
+  let ce: Scalar | undefined;
+  let mse: Scalar | undefined;
+  let logits: Tensor2D | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const parts = projectionNetLoss(net, x, labels, options);
     ce = tf.keep(parts.ce);
@@ -46,7 +47,7 @@ export async function lossAndGradients(
     logits = tf.keep(parts.logits);
     return parts.loss;
   }, vars);
-  const byName = new Map<string, tf.Tensor>();
+  const byName = new Map<string, Tensor>();
   vars.forEach((v, i) => byName.set(names[i], grads[v.name]));
   const [loss, ceV, mseV] = await Promise.all([value.data(), ce!.data(), mse!.data()]);
   value.dispose();

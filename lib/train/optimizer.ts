@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamStore } from "../model/params.ts";
 import type { TensorToWrite } from "../io/safetensors.ts";
+import type { Tensor, Variable } from "../util/tensor_types.ts";
 
 /** Optimiser names accepted by `--optim`. */
 export const OPTIMIZERS = ["sgd", "adam"] as const;
@@ -33,7 +34,7 @@ export interface Optimizer {
   /** Hyper-parameters. */
   config: OptimizerConfig;
   /** Apply one update to the parameters that have gradients, with learning rate `lr`. */
-  step(params: ParamStore, grads: Map<string, tf.Tensor>, lr: number): void;
+  step(params: ParamStore, grads: Map<string, Tensor>, lr: number): void;
   /** The state as named tensors (`<slot>.<param name>`), plus the step counter. */
   exportState(): Promise<{ tensors: Map<string, TensorToWrite>; steps: number }>;
   /** Restore state written by {@link Optimizer.exportState}. */
@@ -48,12 +49,12 @@ export interface Optimizer {
 /** Create an optimiser. */
 export function createOptimizer(config: OptimizerConfig): Optimizer {
   const slots = config.name === "sgd" ? ["momentum"] : ["exp_avg", "exp_avg_sq"];
-  const state = new Map<string, tf.Variable>(); // key: `${slot}.${name}`
+  const state = new Map<string, Variable>(); // key: `${slot}.${name}`
   let steps = 0;
   const [beta1, beta2] = config.betas ?? [0.9, 0.999];
   const eps = config.eps ?? 1e-8;
 
-  const slot = (key: string, like: tf.Tensor): tf.Variable => {
+  const slot = (key: string, like: Tensor): Variable => {
     let v = state.get(key);
     if (!v) {
       v = tf.variable(tf.zerosLike(like), false);

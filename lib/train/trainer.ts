@@ -36,6 +36,7 @@ import { startedRunInfo, writeRunInfo } from "../io/run_info.ts";
 import { acquireRunLock, type RunLock } from "../io/run_lock.ts";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
+import type { Tensor1D, Tensor2D } from "../util/tensor_types.ts";
 
 /** Per-step information passed to {@link TrainHooks.onStep}. */
 export interface StepInfo extends HistoryEntry {
@@ -87,7 +88,7 @@ async function appendLog(path: string, line: string): Promise<void> {
   await appendTextFile(path, line + "\n");
 }
 
-async function accuracy(logits: tf.Tensor2D, labels: tf.Tensor1D): Promise<number> {
+async function accuracy(logits: Tensor2D, labels: Tensor1D): Promise<number> {
   const acc = tf.tidy(() =>
     tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), tf.cast(labels, "int32")), "float32"))
   );

@@ -162,6 +162,7 @@ export class OnnxGraphBuilder {
     };
   }
 
+  /** Reserve a value name; a name used twice would silently rewire the graph, so it throws. */
   private claimValue(name: string): void {
     if (!name) throw new Error("onnx export: empty value name");
     if (this.valueNames.has(name)) throw new Error(`onnx export: value "${name}" is produced twice`);
