@@ -7,9 +7,10 @@
  * 2. the residual shrink with a Catmull-Rom kernel widened by the shrink factor, with coefficients tabulated
  *    at 1/64-pixel phases in 12-bit fixed point, edges extended by copying; vertical first, then horizontal.
  *
- * Enlarging (an input smaller than the model's side) uses a float Catmull-Rom interpolation with the same
- * centre convention; it approximates libvips' affine interpolator, which can differ from it by several levels,
- * so scores of images smaller than the model side agree less closely between the page and the server.
+ * Enlarging (an input smaller than the model's side) uses a separable float Catmull-Rom interpolation sampled
+ * where libvips samples; libvips' 2-D fixed-point interpolator rounds differently, so enlarged pixels differ
+ * by a few levels at most (about 0.1 on average) and scores of images smaller than the model side agree less
+ * closely between the page and the server than those of larger images, which agree exactly.
  * No DOM and no Deno APIs: this module runs in the browser and on the server.
  * @module
  */
@@ -199,7 +200,7 @@ function reduceHorizontal(input: PixelImage, hshrink: number): PixelImage {
   return { width: outW, height, bands, data: out };
 }
 
-/** Enlarge along one axis by `scale` > 1 with Catmull-Rom interpolation (centre convention, edges copied). */
+/** Enlarge along one axis by `scale` > 1 with Catmull-Rom interpolation (edges copied). */
 function enlarge(img: PixelImage, scale: number, vertical: boolean): PixelImage {
   const { width, height, bands, data } = img;
   const inLen = vertical ? height : width;
@@ -207,9 +208,9 @@ function enlarge(img: PixelImage, scale: number, vertical: boolean): PixelImage 
   const outW = vertical ? width : outLen;
   const outH = vertical ? outLen : height;
   const out = new Uint8Array(outW * outH * bands);
-  const idx = 0.5 * (1 - 1 / scale);
   for (let o = 0; o < outLen; o++) {
-    const X = o / scale - idx;
+    // Output pixel o samples the input at o / scale − 0.5 (measured against sharp 0.34 / libvips 8.17).
+    const X = o / scale - 0.5;
     const base = Math.floor(X);
     const f = X - base;
     const w = [catmullRom(1 + f), catmullRom(f), catmullRom(1 - f), catmullRom(2 - f)];

@@ -527,7 +527,11 @@ declare global {
     };
   }
 }
-(globalThis as unknown as Window).inspection = { backend: () => state.backend, setMode, idle: () => state.busy };
+(globalThis as unknown as Window).inspection = {
+  backend: () => state.backend,
+  setMode,
+  idle: () => state.busy,
+};
 
 main().catch((err) => {
   showError(`the page could not start: ${(err as Error).message}`);
