@@ -68,10 +68,10 @@ Deno.test({
         const m = body.models[0];
         assertEquals(m.name, fixture.name);
         assertEquals(m.category, "synthetic_object");
-        assertEquals(m.image_size, 32);
+        assertEquals(m.image_size, 48);
         assertEquals(m.threshold, threshold);
-        assertEquals(m.training.step, 2);
-        assertEquals(m.training.config.size, 32);
+        assertEquals(m.training.step, 3);
+        assertEquals(m.training.config.size, 48);
         assertEquals(m.has_anomaly_map, false);
         assert(m.files.includes("model.json") && m.files.includes("density.json"));
       });

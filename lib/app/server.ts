@@ -322,7 +322,10 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
     if (path === "/healthz" || path === "/api/models" || path === "/models/index.json") {
       if (!readOnly) throw new HttpError(405, `use GET for ${path}`);
       if (path === "/healthz") return json({ status: "ok", models: options.models.length });
-      return json({ models: modelList() });
+      // The page's index also says an API is behind it (the static build writes `api: false`).
+      return json(
+        path === "/models/index.json" ? { models: modelList(), api: true } : { models: modelList() },
+      );
     }
     if (path.startsWith("/api/")) throw new HttpError(404, `no API endpoint ${path}`);
     if (!readOnly) throw new HttpError(405, `use GET for ${path}`);

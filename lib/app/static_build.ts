@@ -52,7 +52,7 @@ export async function buildStaticApp(
     for (const f of summary.files) await write(join("models", name, f), await Deno.readFile(join(dir, f)));
     models.push(summary);
   }
-  await writeJsonAtomic(join(options.outDir, "models", "index.json"), { models });
+  await writeJsonAtomic(join(options.outDir, "models", "index.json"), { models, api: false });
   files.push(join("models", "index.json"));
   return { outDir: options.outDir, models, files };
 }

@@ -1,6 +1,6 @@
 /**
- * A small exported bundle for the app tests: the pipeline (synthetic data, 2 training steps, side 32, wasm
- * backend, no pretrained weights) writes it into a temporary folder, once per test process. Side 32 is below
+ * A small exported bundle for the app tests: the pipeline (synthetic data, 3 training steps, side 48, wasm
+ * backend, no pretrained weights) writes it into a temporary folder, once per test process. Side 48 is below
  * the synthetic images' 64 px, so the page's resize is exercised on every image.
  * @module
  */
@@ -33,10 +33,10 @@ export function appTestBundle(): Promise<AppTestBundle> {
     const result = await runPipeline({
       outputDir: root,
       category: "synthetic_object",
-      epochs: 2,
-      testEpochs: 2,
+      epochs: 3,
+      testEpochs: 3,
       batchSize: 2,
-      size: 32,
+      size: 48,
       backend: "wasm",
       trainFlags: ["--no-pretrained"],
       report: () => {},

@@ -259,6 +259,7 @@ function render(): void {
   tbody.replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     const verdict = verdictOf(r.score, t);
+    tr.dataset.index = String(r.index);
     tr.dataset.image = r.image;
     tr.dataset.score = String(r.score);
     tr.dataset.verdict = verdict;
@@ -315,9 +316,14 @@ function render(): void {
     name.textContent = r.image;
     name.title = r.image;
     const line = document.createElement("span");
-    line.innerHTML = `<span class="badge ${verdict}">${verdict}</span> <span class="muted">score ${
-      r.score.toFixed(3)
-    }</span>`;
+    line.className = "line";
+    const badge = document.createElement("span");
+    badge.className = `badge ${verdict}`;
+    badge.textContent = verdict;
+    const score = document.createElement("span");
+    score.className = "muted";
+    score.textContent = r.score.toFixed(3);
+    line.append(badge, score);
     meta.append(name, line);
     card.append(thumb, meta);
     return card;
@@ -502,13 +508,15 @@ async function main(): Promise<void> {
   } catch (err) {
     showError((err as Error).message);
   }
-  state.apiAvailable = await fetch("healthz").then((r) => r.ok).catch(() => false);
+  const { models, api: hasApi } = await fetchJson<{ models: ModelInfo[]; api?: boolean }>(
+    "models/index.json",
+  );
+  state.apiAvailable = hasApi === true;
   const api = $("mode-api") as HTMLButtonElement;
   api.disabled = !state.apiAvailable;
   api.title = state.apiAvailable
     ? "send images to /api/predict"
     : "no server API behind this page (static build)";
-  const { models } = await fetchJson<{ models: ModelInfo[] }>("models/index.json");
   state.models = models;
   const select = $("model") as HTMLSelectElement;
   select.replaceChildren(...models.map((m) => new Option(`${m.name} (${m.image_size}px)`, m.name)));
