@@ -13,7 +13,8 @@
  * Bad requests get `{error, status}` with 400 (bad model name or request), 404 (unknown model or path),
  * 405, 413 (over the byte or pixel limit), 415 (not a PNG/JPEG) or 422 (corrupt or truncated image); an
  * unexpected failure is a 500 with a generic message, never a stack trace. Models are loaded once;
- * predictions run one batch at a time (serialised), and every tensor is disposed.
+ * forward passes run one at a time, concurrent requests' images batched together, and every tensor is
+ * disposed.
  * @module
  */
 import sharp from "sharp";
@@ -193,6 +194,21 @@ async function anomalyMaps(model: ServedModel, images: RgbImage[]): Promise<stri
   }
 }
 
+/** The scores (and maps) of one request's images, and its share of the forward pass time. */
+interface BatchOutput {
+  scores: Float64Array;
+  maps?: string[];
+  ms: number;
+}
+
+/** Images waiting for a forward pass. */
+interface BatchJob {
+  model: ServedModel;
+  images: RgbImage[];
+  resolve: (out: BatchOutput) => void;
+  reject: (err: unknown) => void;
+}
+
 /** What the request handler serves. */
 export interface AppHandlerOptions {
   /** The loaded bundles. */
@@ -210,12 +226,50 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
   const limits: RequestLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const byName = new Map(options.models.map((m) => [m.name, m]));
   const log = options.log ?? (() => {});
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn);
-    queue = run.catch(() => {});
-    return run;
+  // Forward passes run one at a time; images of requests that arrive meanwhile for the same model are
+  // gathered into the next pass (up to batchSize images), so concurrent clients share batches.
+  const jobs: BatchJob[] = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    try {
+      while (jobs.length > 0) {
+        const first = jobs.shift()!;
+        const group = [first];
+        let count = first.images.length;
+        for (let i = 0; i < jobs.length && count < limits.batchSize;) {
+          const j = jobs[i];
+          if (j.model === first.model && count + j.images.length <= limits.batchSize) {
+            group.push(j);
+            count += j.images.length;
+            jobs.splice(i, 1);
+          } else i++;
+        }
+        const images = group.flatMap((j) => j.images);
+        try {
+          const t0 = performance.now();
+          const scores = await scoreRgbImages(first.model.bundle, images);
+          const maps = await anomalyMaps(first.model, images);
+          const ms = performance.now() - t0;
+          let o = 0;
+          for (const j of group) {
+            const n = j.images.length;
+            j.resolve({ scores: scores.slice(o, o + n), maps: maps?.slice(o, o + n), ms: (ms * n) / count });
+            o += n;
+          }
+        } catch (err) {
+          for (const j of group) j.reject(err);
+        }
+      }
+    } finally {
+      draining = false;
+    }
   };
+  const runBatched = (model: ServedModel, images: RgbImage[]): Promise<BatchOutput> =>
+    new Promise((resolve, reject) => {
+      jobs.push({ model, images, resolve, reject });
+      if (!draining) drain();
+    });
   const modelList = () => options.models.map((m) => m.summary);
 
   function pickModel(url: URL): ServedModel {
@@ -272,13 +326,7 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
     const results: PredictionResult[] = [];
     for (let start = 0; start < decoded.length; start += limits.batchSize) {
       const chunk = decoded.slice(start, start + limits.batchSize);
-      const { scores, maps, ms } = await serial(async () => {
-        const t0 = performance.now();
-        const images = chunk.map((d) => d.image);
-        const scores = await scoreRgbImages(model.bundle, images);
-        const maps = await anomalyMaps(model, images);
-        return { scores, maps, ms: performance.now() - t0 };
-      });
+      const { scores, maps, ms } = await runBatched(model, chunk.map((d) => d.image));
       chunk.forEach((d, i) => {
         const score = scores[i];
         const threshold = model.summary.threshold;
