@@ -5,7 +5,7 @@
  * file input, wait for the table and compare the in-browser scores with `lib/export/infer.ts` (1e-3
  * relative) — on wasm, and on WebGL when this Chromium starts it; switch to the API path and compare again;
  * move the threshold slider and check the verdicts follow; sort; download the CSV; fail on any console error;
- * keep screenshots under `outputs/app/`. The same for the static build served by a plain file server.
+ * keep screenshots under `outputs/app_screenshots/`. The same for the static build served by a plain file server.
  *
  * Skipped when no Chromium is found (`SSPCAB_CHROMIUM` or `chromium` on PATH).
  */
@@ -43,7 +43,7 @@ async function findChromium(): Promise<string | undefined> {
 
 const chromiumPath = await findChromium();
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !chromiumPath };
-const SHOTS = join("outputs", "app");
+const SHOTS = join("outputs", "app_screenshots");
 
 /** Call one of the page's test hooks (`window.inspection`). */
 async function hook(page: Page, name: "backend" | "idle"): Promise<unknown> {

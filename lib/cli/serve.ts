@@ -7,6 +7,7 @@ import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
 import type { FlagSpec } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { DEFAULT_LIMITS, startAppServer } from "../app/server.ts";
+import { findBundleDirs } from "../app/models.ts";
 
 const SUMMARY = "Serve the inspection app and its HTTP API over exported bundles.";
 
@@ -48,6 +49,7 @@ if (import.meta.main) {
         throw new UserError(`--${name} must be a ${name === "port" ? "port number" : "positive integer"}`);
       }
     }
+    await findBundleDirs(String(flags.model_dir)); // a wrong folder is reported before the backend starts
     await startBackend(flags.backend);
     const server = await startAppServer({
       modelDir: String(flags.model_dir),
