@@ -27,6 +27,9 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
   "--no-first-run",
+  // A synthetic camera (a test pattern) and no permission prompt, for the webcam step.
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
 ];
 
 async function findChromium(): Promise<string | undefined> {
@@ -226,6 +229,42 @@ Deno.test({
         }
         await page.selectOption("#backend", "wasm");
         await hook(page, "idle");
+      });
+
+      await t.step(
+        "a folder through the folder picker: every image, named by its relative path",
+        async () => {
+          await page.click("#clear");
+          const folder = join(fixture.root, "folder_upload");
+          await Deno.mkdir(join(folder, "sub"), { recursive: true });
+          await Deno.copyFile(fixture.images[2], join(folder, "a.png"));
+          await Deno.copyFile(fixture.images[4], join(folder, "sub", "b.png"));
+          await Deno.writeTextFile(join(folder, "notes.txt"), "not an image");
+          await page.setInputFiles("#folder", folder);
+          await page.waitForFunction(() => document.querySelectorAll("#results tbody tr").length === 2);
+          await hook(page, "idle");
+          const rows = (await tableRows(page)).sort((a, b) => a.image.localeCompare(b.image));
+          assertEquals(rows.map((r) => r.image), ["folder_upload/a.png", "folder_upload/sub/b.png"]);
+          assertScores(rows, [expected[2], expected[4]], "folder");
+          assertStringIncludes(await page.textContent("#error") ?? "", "1 file(s) skipped");
+          assertStringIncludes(await page.textContent("#progress-text") ?? "", "2 / 2 images");
+        },
+      );
+
+      await t.step("webcam capture (a synthetic camera) is scored like any image", async () => {
+        await page.click("#clear");
+        await page.click("#webcam-open");
+        await page.waitForFunction(() =>
+          (document.getElementById("video") as HTMLVideoElement).videoWidth > 0
+        );
+        await page.click("#capture");
+        await page.waitForFunction(() => document.querySelectorAll("#results tbody tr").length === 1);
+        await hook(page, "idle");
+        const [row] = await tableRows(page);
+        assert(/^webcam-.*\.png$/.test(row.image), row.image);
+        assert(Number.isFinite(row.score) && row.score > 0, String(row.score));
+        await page.click("#webcam-close");
+        assert(await page.$eval("#webcam", (el) => (el as HTMLElement).hidden));
       });
 
       await t.step("the API switch sends the images to /api/predict: same scores", async () => {
