@@ -18,6 +18,7 @@ import { startAppServer } from "../lib/app/server.ts";
 import { buildPageAssets, mediaType } from "../lib/app/assets.ts";
 import { buildStaticApp } from "../lib/app/static_build.ts";
 import { appTestBundle } from "./helpers/app_bundle.ts";
+import { writeMapBundle } from "./helpers/app_map_bundle.ts";
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -297,6 +298,55 @@ Deno.test({
         }
         assertEquals(errors, [], "no console errors");
       });
+
+      await t.step(
+        "a bundle with an anomaly map: the heatmap toggle overlays it (browser and API)",
+        async () => {
+          const dir = join(fixture.root, "map_bundle");
+          await Deno.mkdir(dir, { recursive: true });
+          await writeMapBundle(dir, 16);
+          const mapServer = await startAppServer({ modelDir: dir, port: 0, assets });
+          try {
+            const sample = fixture.images[1];
+            const res = await fetch(`${mapServer.url}api/predict`, {
+              method: "POST",
+              body: await Deno.readFile(sample),
+            });
+            const want = (await res.json()).pred_score as number;
+            const mapPage = await openPage(ctx, mapServer.url, errors);
+            assert(
+              await mapPage.$eval("#heatmap-label", (el) => !(el as HTMLElement).hidden),
+              "toggle shown",
+            );
+            for (const mode of ["browser", "api"]) {
+              await mapPage.click("#clear");
+              await mapPage.click(mode === "api" ? "#mode-api" : "#mode-browser");
+              assertScores(await upload(mapPage, [sample], 1), [want], `map bundle, ${mode}`);
+              assertEquals(
+                await mapPage.$$eval(".thumb img.map", (els) => els.length),
+                0,
+                "overlay off by default",
+              );
+              await mapPage.check("#heatmap-toggle");
+              const src = await mapPage.$eval(".thumb img.map", (el) => (el as HTMLImageElement).src);
+              assert(src.startsWith("data:image/png"), src.slice(0, 30));
+              await mapPage.waitForFunction(() =>
+                (document.querySelector(".thumb img.map") as HTMLImageElement).complete
+              );
+              assert(
+                await mapPage.$eval(".thumb img.map", (el) => (el as HTMLImageElement).naturalWidth === 16),
+              );
+              await mapPage.uncheck("#heatmap-toggle");
+            }
+            await mapPage.check("#heatmap-toggle");
+            await mapPage.screenshot({ path: join(SHOTS, "app_heatmap.png"), fullPage: true });
+            await mapPage.close();
+          } finally {
+            await mapServer.close();
+          }
+          assertEquals(errors, [], "no console errors");
+        },
+      );
     } finally {
       await ctx.close();
       await server.close();

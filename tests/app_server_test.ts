@@ -12,6 +12,8 @@ import { inferImages, loadBundle } from "../lib/export/infer.ts";
 import { type AppServer, startAppServer } from "../lib/app/server.ts";
 import { buildPageAssets } from "../lib/app/assets.ts";
 import { appTestBundle } from "./helpers/app_bundle.ts";
+import { writeMapBundle } from "./helpers/app_map_bundle.ts";
+import { loadRgb } from "../lib/data/images.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -290,6 +292,67 @@ Deno.test({
         .catch((e) => (message = e.message));
       assertStringIncludes(message, "is not a folder");
     } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "app server: a bundle with an anomaly map answers anomaly_map_png (closed-form graph)",
+  ...opts,
+  fn: async () => {
+    await initBackend("wasm");
+    const dir = await Deno.makeTempDir({ prefix: "sspcab_app_map_" });
+    const size = 16;
+    const { density } = await writeMapBundle(dir, size);
+    const server = await startAppServer({ modelDir: dir, port: 0, assets: new Map() });
+    try {
+      const models = (await (await fetch(`${server.url}api/models`)).json()).models;
+      assertEquals(models[0].has_anomaly_map, true);
+      const path = "../shared/data/samples/bad.png";
+      const r = await post(server, "?name=bad.png", await Deno.readFile(path));
+      assertEquals(r.status, 200, JSON.stringify(r.json));
+      // Independent truth: the graph is channel means; score = sqrt(dᵀ P d) by hand.
+      const rgb = await loadRgb(path, size);
+      const mean = [0, 0, 0];
+      const map = new Float64Array(size * size);
+      for (let p = 0; p < size * size; p++) {
+        for (let c = 0; c < 3; c++) {
+          mean[c] += rgb.data[p * 3 + c] / (size * size);
+          map[p] += rgb.data[p * 3 + c] / 3;
+        }
+      }
+      const d = mean.map((m, i) => m - density.location[i]);
+      let q = 0;
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) q += d[i] * density.precision.data[i * 3 + j] * d[j];
+      }
+      assertAlmostEquals(r.json.pred_score as number, Math.sqrt(q), 1e-4 * Math.sqrt(q));
+      const url = r.json.anomaly_map_png as string;
+      assert(url.startsWith("data:image/png;base64,"), url.slice(0, 40));
+      const png = Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (ch) => ch.charCodeAt(0));
+      assertEquals(png[25], 0, "a greyscale PNG");
+      const { data, info } = await sharp(png).toColourspace("b-w").raw().toBuffer({
+        resolveWithObject: true,
+      });
+      assertEquals([info.width, info.height, info.channels], [size, size, 1]);
+      const max = Math.max(...map);
+      for (let p = 0; p < size * size; p++) {
+        assert(Math.abs(data[p] - Math.round((map[p] / max) * 255)) <= 1, `map pixel ${p}`);
+      }
+      const multi = await post(
+        server,
+        "",
+        multipart([{ name: "a.png", bytes: await Deno.readFile(path) }, {
+          name: "b.png",
+          bytes: await Deno.readFile("../shared/data/samples/good.png"),
+        }]),
+      );
+      const results = multi.json.results as Record<string, unknown>[];
+      assertEquals(results[0].anomaly_map_png, url);
+      assert(typeof results[1].anomaly_map_png === "string" && results[1].anomaly_map_png !== url);
+    } finally {
+      await server.close();
       await Deno.remove(dir, { recursive: true });
     }
   },

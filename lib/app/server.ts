@@ -165,7 +165,8 @@ async function mapToPngDataUrl(values: Float32Array, height: number, width: numb
   for (const v of values) if (v > max) max = v;
   const bytes = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) bytes[i] = max > 0 ? Math.round((values[i] / max) * 255) : 0;
-  const png = await sharp(bytes, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  const png = await sharp(bytes, { raw: { width, height, channels: 1 } }).toColourspace("b-w").png()
+    .toBuffer();
   return `data:image/png;base64,${btoa(String.fromCharCode(...new Uint8Array(png)))}`;
 }
 

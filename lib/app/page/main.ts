@@ -147,6 +147,35 @@ function mapToDataUrl(values: Float32Array, height: number, width: number): stri
   return canvas.toDataURL("image/png");
 }
 
+/** Colour stops of the heatmap (value 0 → 1): blue, cyan, yellow, red. */
+const HEAT_STOPS: [number, number, number][] = [[40, 60, 220], [30, 200, 230], [250, 220, 40], [230, 30, 30]];
+
+/**
+ * A greyscale anomaly map (a PNG data URL, 0 = normal … 255 = most anomalous) as a colour heatmap with alpha
+ * growing with the value, to lay over the image.
+ */
+async function heatmapOverlay(mapUrl: string): Promise<string> {
+  const img = new Image();
+  img.src = mapUrl;
+  await img.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext("2d")!;
+  ctx.drawImage(img, 0, 0);
+  const px = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < px.data.length; i += 4) {
+    const v = px.data[i] / 255;
+    const f = v * (HEAT_STOPS.length - 1);
+    const k = Math.min(HEAT_STOPS.length - 2, Math.floor(f));
+    const t = f - k;
+    for (let c = 0; c < 3; c++) px.data[i + c] = HEAT_STOPS[k][c] * (1 - t) + HEAT_STOPS[k + 1][c] * t;
+    px.data[i + 3] = Math.round(255 * (0.1 + 0.65 * v));
+  }
+  ctx.putImageData(px, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
 /** Score one image in the browser. */
 async function scoreInBrowser(model: LoadedModel, blob: Blob): Promise<{ score: number; mapUrl?: string }> {
   const size = model.info.image_size;
@@ -213,7 +242,10 @@ async function runBatch(files: File[], skipped: number): Promise<void> {
     const file = files[i];
     const t0 = performance.now();
     try {
-      const { score, mapUrl } = model ? await scoreInBrowser(model, file) : await scoreByApi(info, file);
+      const { score, mapUrl: grey } = model
+        ? await scoreInBrowser(model, file)
+        : await scoreByApi(info, file);
+      const mapUrl = grey ? await heatmapOverlay(grey) : undefined;
       state.rows.push({
         index: ++state.counter,
         image: fileLabel(file),
