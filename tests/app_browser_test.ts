@@ -50,7 +50,7 @@ const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !chromiumPa
 const SHOTS = join("outputs", "app_screenshots");
 
 /** Call one of the page's test hooks (`window.inspection`). */
-async function hook(page: Page, name: "backend" | "idle"): Promise<unknown> {
+async function hook(page: Page, name: "backend" | "idle" | "tensors"): Promise<unknown> {
   return await page.evaluate(
     (n) => (globalThis as unknown as { inspection: Record<string, () => unknown> }).inspection[n](),
     name,
@@ -241,6 +241,7 @@ Deno.test({
           await Deno.copyFile(fixture.images[2], join(folder, "a.png"));
           await Deno.copyFile(fixture.images[4], join(folder, "sub", "b.png"));
           await Deno.writeTextFile(join(folder, "notes.txt"), "not an image");
+          const tensorsBefore = await hook(page, "tensors");
           await page.setInputFiles("#folder", folder);
           await page.waitForFunction(() => document.querySelectorAll("#results tbody tr").length === 2);
           await hook(page, "idle");
@@ -249,6 +250,7 @@ Deno.test({
           assertScores(rows, [expected[2], expected[4]], "folder");
           assertStringIncludes(await page.textContent("#error") ?? "", "1 file(s) skipped");
           assertStringIncludes(await page.textContent("#progress-text") ?? "", "2 / 2 images");
+          assertEquals(await hook(page, "tensors"), tensorsBefore, "no tensor leaks in the page");
         },
       );
 

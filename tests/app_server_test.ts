@@ -224,6 +224,9 @@ Deno.test({
         assertEquals(index.models[0].name, fixture.name);
         const modelJson = await (await fetch(`${server.url}models/${fixture.name}/model.json`)).json();
         assertEquals(modelJson.format, "graph-model");
+        const malformed = await fetch(`${server.url}models/%E0%A4%A/model.json`);
+        assertEquals(malformed.status, 400);
+        await malformed.body?.cancel();
         for (
           const bad of [`models/${fixture.name}/..%2F..%2Fdeno.json`, `models/${fixture.name}/secret.txt`]
         ) {

@@ -379,7 +379,17 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
     if (path.startsWith("/api/")) throw new HttpError(404, `no API endpoint ${path}`);
     if (!readOnly) throw new HttpError(405, `use GET for ${path}`);
     const models = /^\/models\/([^/]+)\/([^/]+)$/.exec(path);
-    if (models) return await serveBundleFile(decodeURIComponent(models[1]), decodeURIComponent(models[2]));
+    if (models) {
+      let name: string;
+      let file: string;
+      try {
+        name = decodeURIComponent(models[1]);
+        file = decodeURIComponent(models[2]);
+      } catch {
+        throw new HttpError(400, `malformed percent-encoding in ${path}`);
+      }
+      return await serveBundleFile(name, file);
+    }
     const asset = options.assets.get(path === "/" ? "index.html" : path.slice(1));
     if (!asset) throw new HttpError(404, `not found: ${path}`);
     return new Response(asset.body, { headers: { "content-type": asset.type, "cache-control": "no-cache" } });

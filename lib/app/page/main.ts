@@ -272,6 +272,12 @@ async function runBatch(files: File[], skipped: number): Promise<void> {
   render();
 }
 
+function clearRows(): void {
+  for (const r of state.rows) URL.revokeObjectURL(r.url);
+  state.rows = [];
+  state.counter = 0;
+}
+
 function updateSlider(): void {
   const info = state.current;
   if (!info) return;
@@ -390,6 +396,7 @@ function showModelInfo(info: ModelInfo): void {
 async function selectModel(name: string): Promise<void> {
   const info = state.models.find((m) => m.name === name);
   if (!info) return;
+  if (state.current && state.current.name !== name) clearRows(); // one model's threshold per table
   state.current = info;
   state.threshold = info.threshold;
   showModelInfo(info);
@@ -479,10 +486,14 @@ function wireEvents(): void {
     download(`inspection-${state.current?.name ?? "results"}.csv`, rowsToCsv(rows, state.threshold));
   });
   $("clear").addEventListener("click", () => {
-    for (const r of state.rows) URL.revokeObjectURL(r.url);
-    state.rows = [];
-    state.counter = 0;
+    clearRows();
     render();
+  });
+  drop.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      $("files").click();
+    }
   });
   $("model").addEventListener("change", (e) => {
     selectModel((e.target as HTMLSelectElement).value).catch((err) => showError(String(err)));
@@ -557,13 +568,14 @@ async function main(): Promise<void> {
   document.body.dataset.ready = "true";
 }
 
-/** Hooks for automated checks: the backend in use, and a way to switch it. */
+/** Hooks for automated checks: the backend in use, the mode switch, the work queue, the live tensor count. */
 declare global {
   interface Window {
     inspection: {
       backend: () => string;
       setMode: (m: "browser" | "api") => void;
       idle: () => Promise<unknown>;
+      tensors: () => number;
     };
   }
 }
@@ -571,6 +583,7 @@ declare global {
   backend: () => state.backend,
   setMode,
   idle: () => state.busy,
+  tensors: () => tf.memory().numTensors,
 };
 
 main().catch((err) => {
