@@ -254,6 +254,31 @@ Deno.test({
         },
       );
 
+      await t.step("images dropped on the drop zone are scored", async () => {
+        await page.click("#clear");
+        const files = [
+          { name: "dropped.png", bytes: Array.from(await Deno.readFile(fixture.images[3])) },
+          { name: "dropped.txt", bytes: Array.from(new TextEncoder().encode("not an image")) },
+        ];
+        await page.evaluate((fs) => {
+          const dt = new DataTransfer();
+          for (const f of fs) {
+            const type = f.name.endsWith(".png") ? "image/png" : "text/plain";
+            dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type }));
+          }
+          const zone = document.getElementById("drop")!;
+          zone.dispatchEvent(
+            new DragEvent("dragover", { dataTransfer: dt, bubbles: true, cancelable: true }),
+          );
+          zone.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+        }, files);
+        await page.waitForFunction(() => document.querySelectorAll("#results tbody tr").length === 1);
+        await hook(page, "idle");
+        const [row] = await tableRows(page);
+        assertEquals(row.image, "dropped.png");
+        assertScores([row], [expected[3]], "dropped");
+      });
+
       await t.step("webcam capture (a synthetic camera) is scored like any image", async () => {
         await page.click("#clear");
         await page.click("#webcam-open");
