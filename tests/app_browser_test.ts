@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The inspection page in headless Chromium (playwright-core, the system `chromium`): export a bundle from a
  * short run, start the server, open the page, upload the two sample images and synthetic ones through the
@@ -19,6 +18,14 @@ import { buildPageAssets, mediaType } from "../lib/app/assets.ts";
 import { buildStaticApp } from "../lib/app/static_build.ts";
 import { appTestBundle } from "./helpers/app_bundle.ts";
 import { writeMapBundle } from "./helpers/app_map_bundle.ts";
+
+// The page callbacks below run in the browser. These declarations only give them types here: the DOM lib
+// itself would leak into every file that `deno check` type-checks together with this one.
+// deno-lint-ignore no-explicit-any
+type Dom = any;
+declare const document: Dom;
+declare const DataTransfer: Dom;
+declare const DragEvent: Dom;
 
 const CHROMIUM_ARGS = [
   "--headless",
@@ -67,7 +74,7 @@ interface TableRow {
 async function tableRows(page: Page): Promise<TableRow[]> {
   return await page.$$eval("#results tbody tr", (trs) =>
     trs.map((tr) => {
-      const d = (tr as HTMLElement).dataset;
+      const d = (tr as Dom).dataset;
       return { index: Number(d.index), image: d.image!, score: Number(d.score), verdict: d.verdict! };
     }));
 }
@@ -106,7 +113,7 @@ async function openPage(ctx: BrowserContext, url: string, errors: string[]): Pro
 
 async function setThreshold(page: Page, value: number): Promise<void> {
   await page.evaluate((v) => {
-    const el = document.getElementById("threshold") as HTMLInputElement;
+    const el = document.getElementById("threshold") as Dom;
     el.value = String(v);
     el.dispatchEvent(new Event("input"));
   }, value);
@@ -187,7 +194,7 @@ Deno.test({
             after.filter((r) => r.verdict === "anomalous").length,
           "moving the slider up changes verdicts",
         );
-        const shown = Number(await page.$eval("#threshold-value", (o) => (o as HTMLOutputElement).value));
+        const shown = Number(await page.$eval("#threshold-value", (o) => (o as Dom).value));
         assertAlmostEquals(shown, t2, 1e-4 * Math.max(1, t2));
         await page.screenshot({ path: join(SHOTS, "app_page_slider.png"), fullPage: true });
         await page.click("#threshold-reset");
@@ -282,9 +289,7 @@ Deno.test({
       await t.step("webcam capture (a synthetic camera) is scored like any image", async () => {
         await page.click("#clear");
         await page.click("#webcam-open");
-        await page.waitForFunction(() =>
-          (document.getElementById("video") as HTMLVideoElement).videoWidth > 0
-        );
+        await page.waitForFunction(() => (document.getElementById("video") as Dom).videoWidth > 0);
         await page.click("#capture");
         await page.waitForFunction(() => document.querySelectorAll("#results tbody tr").length === 1);
         await hook(page, "idle");
@@ -292,7 +297,7 @@ Deno.test({
         assert(/^webcam-.*\.png$/.test(row.image), row.image);
         assert(Number.isFinite(row.score) && row.score > 0, String(row.score));
         await page.click("#webcam-close");
-        assert(await page.$eval("#webcam", (el) => (el as HTMLElement).hidden));
+        assert(await page.$eval("#webcam", (el) => (el as Dom).hidden));
       });
 
       await t.step("the API switch sends the images to /api/predict: same scores", async () => {
@@ -316,7 +321,7 @@ Deno.test({
         const files = new Server(serveStatic(out));
         try {
           const staticPage = await openPage(ctx, files.url, errors);
-          assert(await staticPage.$eval("#mode-api", (b) => (b as HTMLButtonElement).disabled), "no API");
+          assert(await staticPage.$eval("#mode-api", (b) => (b as Dom).disabled), "no API");
           assertScores(await upload(staticPage, fixture.images, n), expected, "static build");
           await staticPage.screenshot({ path: join(SHOTS, "app_static.png"), fullPage: true });
           await staticPage.close();
@@ -342,7 +347,7 @@ Deno.test({
             const want = (await res.json()).pred_score as number;
             const mapPage = await openPage(ctx, mapServer.url, errors);
             assert(
-              await mapPage.$eval("#heatmap-label", (el) => !(el as HTMLElement).hidden),
+              await mapPage.$eval("#heatmap-label", (el) => !(el as Dom).hidden),
               "toggle shown",
             );
             for (const mode of ["browser", "api"]) {
@@ -355,13 +360,11 @@ Deno.test({
                 "overlay off by default",
               );
               await mapPage.check("#heatmap-toggle");
-              const src = await mapPage.$eval(".thumb img.map", (el) => (el as HTMLImageElement).src);
+              const src = await mapPage.$eval(".thumb img.map", (el) => (el as Dom).src);
               assert(src.startsWith("data:image/png"), src.slice(0, 30));
-              await mapPage.waitForFunction(() =>
-                (document.querySelector(".thumb img.map") as HTMLImageElement).complete
-              );
+              await mapPage.waitForFunction(() => (document.querySelector(".thumb img.map") as Dom).complete);
               assert(
-                await mapPage.$eval(".thumb img.map", (el) => (el as HTMLImageElement).naturalWidth === 16),
+                await mapPage.$eval(".thumb img.map", (el) => (el as Dom).naturalWidth === 16),
               );
               await mapPage.uncheck("#heatmap-toggle");
             }

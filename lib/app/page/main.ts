@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The inspection page. It loads the bundles from `models/index.json` (the server's, or the static build's),
  * runs the TensorFlow.js graph model in the browser (WebGPU when the browser has it, else wasm, else WebGL),
