@@ -4,13 +4,12 @@
  * API behind it (the page then runs in-browser only; its API switch is disabled).
  * @module
  */
-import { dirname, join } from "@std/path";
+import { basename, dirname, join } from "@std/path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { buildPageAssets, type StaticAsset } from "./assets.ts";
 import { findBundleDirs, isValidModelName, type ModelSummary, summarizeBundle } from "./models.ts";
 import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "../export/bundle.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";
-import { basename } from "@std/path";
 import { UserError } from "../util/errors.ts";
 
 /** What {@link buildStaticApp} wrote. */
