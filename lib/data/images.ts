@@ -103,8 +103,17 @@ async function decode(
   channels: 1 | 3,
   options: LoadOptions,
 ): Promise<{ width: number; height: number; data: Uint8Array }> {
+  return await decodeBytes(await readImageFile(path), path, size, channels, options);
+}
+
+async function decodeBytes(
+  bytes: Uint8Array,
+  path: string,
+  size: ImageSize | undefined,
+  channels: 1 | 3,
+  options: LoadOptions,
+): Promise<{ width: number; height: number; data: Uint8Array }> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const bytes = await readImageFile(path);
   try {
     let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: "error" });
     if (channels === 3) pipeline = pipeline.removeAlpha().toColourspace("srgb");
@@ -138,6 +147,19 @@ async function decode(
  */
 export async function loadRgb(path: string, size?: ImageSize, options: LoadOptions = {}): Promise<RgbImage> {
   return await decode(path, size, 3, options);
+}
+
+/**
+ * Decode encoded image bytes (PNG/JPEG, e.g. an upload) exactly as {@link loadRgb} decodes a file; `name`
+ * labels the image in errors.
+ */
+export async function decodeRgb(
+  bytes: Uint8Array,
+  name: string,
+  size?: ImageSize,
+  options: LoadOptions = {},
+): Promise<RgbImage> {
+  return await decodeBytes(bytes, name, size, 3, options);
 }
 
 /**

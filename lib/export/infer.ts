@@ -11,7 +11,7 @@ import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "./bundle.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
 import { scoreRows } from "../eval/density.ts";
 import { createMatrix } from "../eval/linalg.ts";
-import { loadRgb } from "../data/images.ts";
+import { loadRgb, type RgbImage } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
@@ -62,6 +62,37 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
   return { model, metadata, fitted };
 }
 
+/**
+ * Score RGB images already resized to the bundle's side, in one forward pass: the graph runs to the embedding
+ * and the embedding is scored in float64 with the bundle's density. Every tensor made here is disposed.
+ */
+export async function scoreRgbImages(bundle: InferenceBundle, images: RgbImage[]): Promise<Float64Array> {
+  const size = bundle.metadata.imageSize;
+  const pixels = new Float32Array(images.length * size * size * 3);
+  images.forEach((img, i) => {
+    if (img.width !== size || img.height !== size) {
+      throw new RangeError(
+        `scoreRgbImages: image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`,
+      );
+    }
+    pixels.set(img.data, i * size * size * 3);
+  });
+  const x = tf.tensor4d(pixels, [images.length, size, size, 3]);
+  try {
+    // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
+    // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
+    const e = bundle.model.execute({ image: x }, "embedding") as Tensor2D;
+    try {
+      const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
+      return scoreRows(bundle.fitted.density, rows);
+    } finally {
+      e.dispose();
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
 /** Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit. */
 export async function inferImages(
   bundle: InferenceBundle,
@@ -75,16 +106,7 @@ export async function inferImages(
   for (let start = 0; start < paths.length; start += batchSize) {
     const chunk = paths.slice(start, start + batchSize);
     const images = await Promise.all(chunk.map((p) => loadRgb(p, size, { maxPixels: options.maxPixels })));
-    const pixels = new Float32Array(chunk.length * size * size * 3);
-    images.forEach((img, i) => pixels.set(img.data, i * size * size * 3));
-    const x = tf.tensor4d(pixels, [chunk.length, size, size, 3]);
-    // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
-    // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
-    const e = bundle.model.execute({ image: x }, "embedding") as Tensor2D;
-    const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
-    e.dispose();
-    const scores = scoreRows(bundle.fitted.density, rows);
-    x.dispose();
+    const scores = await scoreRgbImages(bundle, images);
     chunk.forEach((path, i) => {
       const score = scores[i];
       out.push({
