@@ -5,6 +5,7 @@
  * @example Embed a batch with a randomly initialised ProjectionNet
  * ```ts
  * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createProjectionNet, defaultProjectionNetConfig, disposeParams, projectionNetEmbed } from "./mod.ts";
  * await tf.setBackend("cpu");
