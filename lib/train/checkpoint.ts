@@ -82,6 +82,7 @@ const MUST_MATCH: (keyof TrainConfig)[] = [
   "sspcab",
   "optim",
   "datasetLength",
+  "patchSize",
 ];
 
 /**
@@ -102,7 +103,9 @@ export async function loadCheckpoint(
     );
   }
   const state = JSON.parse(file.metadata.state) as CheckpointState & { bestAuroc: number | null };
-  const diffs = MUST_MATCH.filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(config[k]))
+  const diffs = MUST_MATCH.filter((k) =>
+    JSON.stringify(state.config[k] ?? null) !== JSON.stringify(config[k] ?? null)
+  )
     .map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])} vs now ${JSON.stringify(config[k])}`);
   if (diffs.length) {
     throw new UserError(

@@ -163,6 +163,7 @@ export async function trainCategory(
       datasetLength: config.datasetLength,
       seed: config.seed,
       variant: config.variant,
+      patchSize: config.patchSize ?? null,
     },
     data.train,
   );
