@@ -368,6 +368,11 @@ Deno.test("bad inputs get clear errors", () => {
   );
   assertThrows(() => localizationMetrics({ ...input, masks: input.masks.slice(1) }), UserError, "pair up");
   assertThrows(() => localizationMetrics(input, { proLimits: [0] }), RangeError);
+  const labels = input.masks.map((m) => Array.from(m as Uint8Array).some((v) => v) ? 1 : 0);
+  assertEquals(localizationMetrics({ ...input, labels }).pixelAuroc, localizationMetrics(input).pixelAuroc);
+  const emptyDefect = { ...input, labels: labels.map(() => 1), names: ["a.png", "b.png", "c.png"] };
+  assertThrows(() => localizationMetrics(emptyDefect), UserError, "mask of defective image a.png is empty");
+  assertThrows(() => localizationMetrics({ ...input, labels: labels.map(() => 0) }), UserError, "good image");
   const allDefect = { ...input, masks: input.masks.map((m) => new Uint8Array(m.length).fill(1)) };
   assertThrows(() => localizationMetrics(allDefect), UserError, "every pixel");
 });
