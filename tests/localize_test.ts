@@ -31,6 +31,7 @@ import {
   imagesToTensor,
   mahalanobisScoreTensor,
   mapScore,
+  minPatchSize,
   patchMaps,
   patchOffsets,
   patchScoreGrid,
@@ -226,14 +227,15 @@ async function assertRejectsUser(f: () => Promise<unknown>, text: string): Promi
 }
 
 Deno.test("patch map equals a direct per-patch computation on a tiny image", async () => {
-  const side = 32;
+  const side = 48;
+  const p = 36;
   const img = smoothImage(300, side);
-  const trainSmall = [smoothImage(301, side), smoothImage(302, side), smoothImage(303, side)];
-  assertEquals(Array.from(patchOffsets(32, 16, 8)), [0, 8, 16]);
-  assertEquals(Array.from(patchOffsets(32, 16, 6)), [0, 6, 12, 16]);
-  const pd = await fitPatchDensity(net, trainSmall, { patchSize: 16, stride: 8 });
-  assertEquals(pd.nTrain, 3 * 9);
-  const geometry = { patchSize: 16, stride: 6 };
+  const trainSmall = [smoothImage(301, side), smoothImage(302, side)];
+  assertEquals(Array.from(patchOffsets(48, 36, 6)), [0, 6, 12]);
+  assertEquals(Array.from(patchOffsets(48, 36, 5)), [0, 5, 10, 12]);
+  const pd = await fitPatchDensity(net, trainSmall, { patchSize: p, stride: 6 });
+  assertEquals(pd.nTrain, 2 * 9);
+  const geometry = { patchSize: p, stride: 5 };
   const emb = await embedPatches(net, img, geometry, { batchSize: 5 });
   assertEquals(emb.rows.rows, 16);
   // Direct: slice each patch out of the normalised image tensor and embed it alone.
@@ -241,7 +243,7 @@ Deno.test("patch map equals a direct per-patch computation on a tiny image", asy
   const directScores: number[] = [];
   for (let i = 0; i < emb.tops.length; i++) {
     for (let j = 0; j < emb.lefts.length; j++) {
-      const patch = tf.slice(full, [0, emb.tops[i], emb.lefts[j], 0], [1, 16, 16, 3]);
+      const patch = tf.slice(full, [0, emb.tops[i], emb.lefts[j], 0], [1, p, p, 3]);
       const e = projectionNetEmbed(net, patch);
       const values = await e.data();
       const k = i * emb.lefts.length + j;
@@ -253,8 +255,10 @@ Deno.test("patch map equals a direct per-patch computation on a tiny image", asy
   full.dispose();
   const grid = await patchScoreGrid(net, pd, img, geometry);
   for (let k = 0; k < directScores.length; k++) assertAlmostEquals(grid.scores[k], directScores[k], 1e-3);
+  assert(Math.max(...grid.scores) - Math.min(...grid.scores) > 1e-3, "patches get different scores");
   // Direct pixel map: the Gaussian-weighted average of the scores of the patches covering the pixel.
-  const sigma = 16 / 4;
+  const sigma = p / 4;
+  const c = (p - 1) / 2;
   const map = patchScoresToMap(grid, side, side);
   for (let y = 0; y < side; y++) {
     for (let x = 0; x < side; x++) {
@@ -262,8 +266,8 @@ Deno.test("patch map equals a direct per-patch computation on a tiny image", asy
       let den = 0;
       grid.tops.forEach((t, i) =>
         grid.lefts.forEach((l, j) => {
-          if (y < t || y >= t + 16 || x < l || x >= l + 16) return;
-          const wgt = Math.exp(-((y - t - 7.5) ** 2 + (x - l - 7.5) ** 2) / (2 * sigma * sigma));
+          if (y < t || y >= t + p || x < l || x >= l + p) return;
+          const wgt = Math.exp(-((y - t - c) ** 2 + (x - l - c) ** 2) / (2 * sigma * sigma));
           num += wgt * grid.scores[i * grid.lefts.length + j];
           den += wgt;
         })
@@ -271,22 +275,41 @@ Deno.test("patch map equals a direct per-patch computation on a tiny image", asy
       assertAlmostEquals(map[y * side + x], num / den, 1e-4);
     }
   }
-  const maps = await patchMaps(net, pd, [img], { patchSize: 16, stride: 6 });
+  const maps = await patchMaps(net, pd, [img], geometry);
   assert(maxAbsDiff(maps[0], map) < 1e-6);
   // A constant score grid gives a constant map.
   const flat = patchScoresToMap({ ...grid, scores: new Float64Array(16).fill(2) }, side, side);
   assert(maxAbsDiff(flat, new Float32Array(side * side).fill(2)) < 1e-6);
   await assertRejectsUser(
-    () => embedPatches(net, img, { patchSize: 40, stride: 4 }),
+    () => embedPatches(net, img, { patchSize: 50, stride: 4 }),
     "larger than the image",
   );
+});
+
+Deno.test("patches too small for SSPCAB are refused: their embeddings would not depend on the patch", async () => {
+  assertEquals(minPatchSize(net.config), 33);
+  assertEquals(minPatchSize({ ...net.config, sspcab: null }), 1);
+  // Why: at 32² layer3 is 2×2 and SSPCAB's sub-kernels (distance 2) read only zero padding.
+  const a = tf.tensor4d(toNormalizedFloat32([smoothImage(600, 32)]), [1, 32, 32, 3]);
+  const b = tf.tensor4d(toNormalizedFloat32([smoothImage(601, 32)]), [1, 32, 32, 3]);
+  const ea = projectionNetEmbed(net, a);
+  const eb = projectionNetEmbed(net, b);
+  assert(maxAbsDiff(await ea.data(), await eb.data()) === 0, "identical embeddings of different 32² inputs");
+  tf.dispose([a, b, ea, eb]);
+  await assertRejectsUser(
+    () => embedPatches(net, smoothImage(602), { patchSize: 32, stride: 8 }),
+    "at least 33",
+  );
+  const plain = createProjectionNet(defaultProjectionNetConfig({ sspcab: null, sspcabLambda: 0 }), 2);
+  const ok = await embedPatches(plain, smoothImage(603), { patchSize: 16, stride: 16 });
+  assertEquals(ok.rows.rows, 16);
 });
 
 Deno.test("the map functions leave no tensors behind", async () => {
   const before = tf.memory().numTensors;
   await gradcamMaps(net, density, test, { layer: "sspcab" });
   await sspcabMaps(net, test);
-  await patchMaps(net, density, [smoothImage(500, 32)], { patchSize: 16, stride: 8 });
+  await patchMaps(net, density, [smoothImage(500, 40)], { patchSize: 36, stride: 4 });
   assertEquals(tf.memory().numTensors, before);
 });
 

@@ -21,7 +21,8 @@
  * is one, otherwise `Float64Array`), one `Int32Array` of region ids, two `Uint32Array` index buffers and one
  * `Uint16Array` of digits — 18 bytes per pixel with float32 maps: about 100 MB for 83 maps of 256² (5.4 M
  * pixels), 1.2 GB for 83 of 900² (67 M), so resize maps to the evaluation size first. Counts are integers, so the AUROC is exact up to its final division; the
- * PRO sums region weights in float64 in the official order.
+ * PRO sums region weights in float64 in the official order. The FPR is kept in float64 (the official script
+ * rounds it to float32, which moves AU-PRO by a few 1e-9).
  * @module
  */
 

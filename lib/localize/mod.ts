@@ -20,10 +20,12 @@ export {
   mahalanobisScoreTensor,
 } from "./gradcam.ts";
 export {
+  checkPatchSizeForModel,
   defaultPatchGeometry,
   embedPatches,
   fitPatchDensity,
   type FitPatchDensityOptions,
+  minPatchSize,
   type PatchEmbeddings,
   type PatchEmbedOptions,
   type PatchGeometry,

@@ -12,11 +12,15 @@
  *
  * The grid: offsets `0, stride, 2·stride, …` on each axis, plus `side − patchSize` when the last step does not
  * land there, so every pixel is covered. Defaults scale with the image: `patchSize = side / 4` and `stride =
- * side / 64` (64 and 4 at 256², as the paper; 32 and 2 at 128²), i.e. 49 × 49 patches.
+ * side / 64` (64 and 4 at 256², as the paper; 32 and 2 at 128²), i.e. 49 × 49 patches. A model with SSPCAB
+ * needs patches of at least 33 px ({@link minPatchSize}): below that its layer3 map is under 3×3 and SSPCAB's
+ * masked kernels read only padding, so every patch would get the same embedding.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type ProjectionNet, projectionNetEmbed } from "../model/projection_net.ts";
+import { type ProjectionNet, type ProjectionNetConfig, projectionNetEmbed } from "../model/projection_net.ts";
+import { resnetLayer3Side } from "../model/resnet18.ts";
+import { sspcabSeesContext } from "../model/sspcab.ts";
 import { type Density, fitGaussianDensity, type GaussianDensity, scoreRows } from "../eval/density.ts";
 import { createMatrix, type Matrix } from "../eval/linalg.ts";
 import type { RgbImage } from "../image/rgb_image.ts";
@@ -48,6 +52,32 @@ function checkGeometry(g: PatchGeometry, height: number, width: number): void {
     throw new UserError(
       `patch size ${g.patchSize} is larger than the image (${width}×${height})`,
       "choose a patch size no larger than the image side",
+    );
+  }
+}
+
+/**
+ * The smallest patch side a model can use: with SSPCAB (zero padding) its layer3 map must be at least
+ * `dilation + 2` wide, or SSPCAB sees only padding and every patch gets the same embedding (33 px for the
+ * default k = 1, d = 1). 1 for a model without SSPCAB.
+ */
+export function minPatchSize(config: ProjectionNetConfig): number {
+  const block = config.sspcab;
+  if (!block) return 1;
+  let side = 1;
+  while (!sspcabSeesContext(block, resnetLayer3Side(side))) side++;
+  return side;
+}
+
+/** Throw a {@link UserError} when `patchSize` is too small for the model (see {@link minPatchSize}). */
+export function checkPatchSizeForModel(config: ProjectionNetConfig, patchSize: number): void {
+  const min = minPatchSize(config);
+  if (patchSize < min) {
+    throw new UserError(
+      `patch size ${patchSize} is too small for a model with SSPCAB: its layer3 map would be ` +
+        `${resnetLayer3Side(patchSize)}×${resnetLayer3Side(patchSize)}, where SSPCAB sees only padding and ` +
+        "every patch gets the same embedding",
+      `use a patch size of at least ${min} px, or a model without SSPCAB`,
     );
   }
 }
@@ -89,6 +119,7 @@ export async function embedPatches(
 ): Promise<PatchEmbeddings> {
   const { height, width } = commonSize([image], "embedPatches");
   checkGeometry(geometry, height, width);
+  checkPatchSizeForModel(net.config, geometry.patchSize);
   const p = geometry.patchSize;
   const tops = patchOffsets(height, p, geometry.stride);
   const lefts = patchOffsets(width, p, geometry.stride);

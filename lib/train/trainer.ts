@@ -22,6 +22,7 @@ import { modelConfigFor, modelName, runPaths, type TrainConfig } from "./config.
 import { type CheckpointState, type HistoryEntry, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";
+import { checkPatchSizeForModel } from "../localize/patch.ts";
 import { createProgress } from "../util/progress.ts";
 
 /** Per-step information passed to {@link TrainHooks.onStep}. */
@@ -129,6 +130,7 @@ export async function trainCategory(
 
   const data = options.data ??
     await loadCategoryImages(config.dataDir, config.category, config.size, { quiet: hooks.quiet });
+  if (config.patchSize) checkPatchSizeForModel(modelConfigFor(config), config.patchSize);
   const net = createProjectionNet(modelConfigFor(config), config.seed);
   const optimizer = createOptimizer({
     name: config.optim,
