@@ -5,7 +5,10 @@
  * the map maximum, and seconds per test image.
  *
  * `deno run -A tests/bench/localization_bottle.ts --data DIR [--category bottle] [--size 64] [--steps 300]
- *   [--patch_steps 300] [--batch 8] [--patch_size side/4] [--stride side/64] [--out DIR] [--backend wasm]`
+ *   [--patch_steps 300] [--batch 8] [--patch_size side/4] [--stride side/64] [--out DIR] [--backend wasm]
+ *   [--models image,patch]`
+ *
+ * With SSPCAB the patch size must be at least 33 px (see `minPatchSize`), so below 132² pass `--patch_size`.
  *
  * Masks are resized to the map size with nearest neighbour (any non-zero pixel is a defect).
  * @module
@@ -48,6 +51,7 @@ const batchSize = Number(args.batch ?? 8);
 const geometry = defaultPatchGeometry(size);
 const patchSize = Number(args.patch_size ?? geometry.patchSize);
 const stride = Number(args.stride ?? geometry.stride);
+const models = (args.models ?? "image,patch").split(",");
 const out = args.out ?? await Deno.makeTempDir({ prefix: "localization_bench_" });
 const info = await initBackend(parseBackendChoice(args.backend ?? "wasm"));
 console.log(
@@ -110,21 +114,25 @@ const timed = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
 
 console.log("| method | pixel AUROC | AU-PRO@0.3 | pixel F1-max | image AUROC (map max) | s / test image |");
 console.log("|---|---|---|---|---|---|");
-const imageNet = await train("image", steps, null);
-const density = fitGaussianDensity(await embedImages(imageNet, data.train), { l2Normalize: true });
-const testScores = mahalanobisScores(density, await embedImages(imageNet, data.test));
-const imageAuroc = rocAuc(data.testRecords.map((r) => r.label), testScores);
-for (const layer of ["layer4", "layer3"] as const) {
-  const [maps, s] = await timed(() => gradcamMaps(imageNet, density, data.test, { layer }));
-  report(`gradcam ${layer}`, maps, s);
+if (models.includes("image")) {
+  const imageNet = await train("image", steps, null);
+  const density = fitGaussianDensity(await embedImages(imageNet, data.train), { l2Normalize: true });
+  const testScores = mahalanobisScores(density, await embedImages(imageNet, data.test));
+  const imageAuroc = rocAuc(data.testRecords.map((r) => r.label), testScores);
+  for (const layer of ["layer4", "layer3"] as const) {
+    const [maps, s] = await timed(() => gradcamMaps(imageNet, density, data.test, { layer }));
+    report(`gradcam ${layer}`, maps, s);
+  }
+  for (const sigma of [0, 4]) {
+    const [maps, s] = await timed(() => sspcabMaps(imageNet, data.test, { sigma }));
+    report(`sspcab σ=${sigma}`, maps, s);
+  }
+  console.log(`image AUROC of the image-level model (embedding Mahalanobis): ${imageAuroc.toFixed(4)}`);
 }
-for (const sigma of [0, 4]) {
-  const [maps, s] = await timed(() => sspcabMaps(imageNet, data.test, { sigma }));
-  report(`sspcab σ=${sigma}`, maps, s);
+if (models.includes("patch")) {
+  const patchNet = await train("patch", patchSteps, patchSize);
+  const patchDensity = await fitPatchDensity(patchNet, data.train, { patchSize });
+  const [pmaps, ps] = await timed(() => patchMaps(patchNet, patchDensity, data.test, { patchSize, stride }));
+  report(`patch ${patchSize}² stride ${stride}`, pmaps, ps);
 }
-const patchNet = await train("patch", patchSteps, patchSize);
-const patchDensity = await fitPatchDensity(patchNet, data.train, { patchSize });
-const [pmaps, ps] = await timed(() => patchMaps(patchNet, patchDensity, data.test, { patchSize, stride }));
-report(`patch ${patchSize}² stride ${stride}`, pmaps, ps);
-console.log(`image AUROC of the image-level model (embedding Mahalanobis): ${imageAuroc.toFixed(4)}`);
 console.log(`files under ${out}`);
