@@ -1,7 +1,8 @@
 /**
  * Evaluation maths: dense linear algebra, Gaussian (Ledoit–Wolf) and KDE densities with anomaly scores and
- * their JSON form, ROC curve / AUROC / Youden threshold, t-SNE with trustworthiness, embedding a set of
- * images, the fitted-density file and the published reference numbers.
+ * their JSON form, ROC curve / AUROC / Youden threshold, localisation metrics (pooled pixel AUROC, AU-PRO as
+ * MVTec AD defines it, pixel F1, 8-connected regions), t-SNE with trustworthiness, embedding a set of images,
+ * the fitted-density file and the published reference numbers.
  *
  * @example Fit the Gaussian on normal embeddings, score test rows and compute the AUROC
  * ```ts
@@ -16,105 +17,19 @@
  * ```
  * @module
  */
-export {
-  type Density,
-  DENSITY_FORMAT,
-  DENSITY_FORMAT_VERSION,
-  densityFromJson,
-  type DensityJson,
-  densityToJson,
-  type FitDensityOptions,
-  fitGaussianDensity,
-  fitKde,
-  type GaussianDensity,
-  type GaussianDensityJson,
-  type KdeDensity,
-  type KdeDensityJson,
-  kdeLogDensity,
-  kdeScores,
-  l2NormalizeRows,
-  ledoitWolf,
-  ledoitWolfShrinkage,
-  mahalanobisScores,
-  scoreRows,
-} from "./density.ts";
+export { type ComponentLabels, labelComponents } from "./connected_components.ts";
+export { type Density, DENSITY_FORMAT, DENSITY_FORMAT_VERSION, densityFromJson, type DensityJson, densityToJson, type FitDensityOptions, fitGaussianDensity, fitKde, type GaussianDensity, type GaussianDensityJson, type KdeDensity, type KdeDensityJson, kdeLogDensity, kdeScores, l2NormalizeRows, ledoitWolf, ledoitWolfShrinkage, mahalanobisScores, scoreRows } from "./density.ts";
 export { embedImages } from "./embed.ts";
-export {
-  decisionThreshold,
-  DENSITY_KINDS,
-  type DensityKind,
-  evaluateEmbeddings,
-  evaluateNet,
-  type Evaluation,
-  NON_FINITE_EMBEDDINGS,
-} from "./evaluate.ts";
-export {
-  FITTED_FORMAT,
-  type FittedModel,
-  fittedModelPath,
-  loadFittedModel,
-  saveFittedModel,
-} from "./fitted_model.ts";
-export {
-  asMatrix,
-  cholesky,
-  choleskyInverse,
-  columnMean,
-  covariance,
-  createMatrix,
-  dot,
-  EPSILON,
-  fromRows,
-  gram,
-  identity,
-  isMatrix,
-  matMul,
-  type Matrix,
-  type MatrixLike,
-  matVec,
-  pinvh,
-  quadraticForm,
-  row,
-  squaredDistances,
-  subtractRowVector,
-  type SymmetricEigen,
-  symmetricEigen,
-  symmetricInverse,
-  toRows,
-  transpose,
-} from "./linalg.ts";
-export {
-  compareWithPublished,
-  type ComparisonRow,
-  type OurResult,
-  PUBLISHED_AUROC,
-  PUBLISHED_MEAN,
-  PUBLISHED_SOURCES,
-  type PublishedKey,
-  type PublishedRow,
-  type PublishedSource,
-} from "./published_results.ts";
-export {
-  rocAuc,
-  type RocCurve,
-  rocCurve,
-  type RocOptions,
-  trapezoidArea,
-  type YoudenPoint,
-  youdenPoint,
-  youdenThreshold,
-} from "./roc.ts";
-export {
-  conditionalProbabilities,
-  jointProbabilities,
-  pcaScores,
-  trustworthiness,
-  tsne,
-  type TsneOptions,
-  type TsneResult,
-} from "./tsne.ts";
+export { decisionThreshold, DENSITY_KINDS, type DensityKind, evaluateEmbeddings, evaluateNet, type Evaluation, NON_FINITE_EMBEDDINGS } from "./evaluate.ts";
+export { FITTED_FORMAT, type FittedModel, fittedModelPath, loadFittedModel, saveFittedModel } from "./fitted_model.ts";
+export { asMatrix, cholesky, choleskyInverse, columnMean, covariance, createMatrix, dot, EPSILON, fromRows, gram, identity, isMatrix, matMul, type Matrix, type MatrixLike, matVec, pinvh, quadraticForm, row, squaredDistances, subtractRowVector, symmetricEigen, type SymmetricEigen, symmetricInverse, toRows, transpose } from "./linalg.ts";
+export { auPro, auProFromCurve, DEFAULT_PRO_LIMIT, type LocalizationInput, localizationMetrics, type LocalizationMetrics, type LocalizationMetricsOptions, mapMaxima, pixelAuroc, pixelF1Max, type ProCurve, radixArgsort } from "./localization_metrics.ts";
+export { compareWithPublished, type ComparisonRow, type OurResult, PUBLISHED_AUROC, PUBLISHED_MEAN, PUBLISHED_SOURCES, type PublishedKey, type PublishedRow, type PublishedSource } from "./published_results.ts";
+export { rocAuc, rocCurve, type RocCurve, type RocOptions, trapezoidArea, youdenPoint, type YoudenPoint, youdenThreshold } from "./roc.ts";
+export { conditionalProbabilities, jointProbabilities, pcaScores, trustworthiness, tsne, type TsneOptions, type TsneResult } from "./tsne.ts";
 
 // Types and values the API above refers to, defined in other areas.
+export type { ModelRef } from "../train/model_file.ts";
 export type { MvtecCategory } from "../data/mvtec.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
 export type { RgbImage } from "../image/rgb_image.ts";
@@ -125,5 +40,4 @@ export type { ProjectionNetConfig } from "../model/projection_net.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
-export type { ModelRef } from "../train/model_file.ts";
 export type { Variable } from "../util/tensor_types.ts";

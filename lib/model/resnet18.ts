@@ -81,3 +81,9 @@ export function resnetToLayer3(ctx: ForwardContext, x: Tensor4D, prefix = "resne
 export function resnetLayer4Pool(ctx: ForwardContext, x: Tensor4D, prefix = "resnet18."): Tensor2D {
   return tf.mean(resnetLayer(ctx, x, 4, prefix), [1, 2]) as Tensor2D;
 }
+
+/** Side of ResNet18's layer3 features for an input of side `inputSide` (conv1 /2, maxpool /2, layer2 /2, layer3 /2). */
+export function resnetLayer3Side(inputSide: number): number {
+  const down = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
+  return down(down(down(down(inputSide, 7, 2, 3), 3, 2, 1), 3, 2, 1), 3, 2, 1);
+}

@@ -78,3 +78,13 @@ export function sspcab(
   );
   return tf.mul(features, tf.reshape(excite, [-1, 1, 1, config.channels]));
 }
+
+/**
+ * Whether SSPCAB's output depends on its input on a `side × side` feature map. With zero padding, position
+ * (0, 0) reads its last sub-kernel at distance d + 1…d + k, so a map smaller than d + 2 leaves every
+ * sub-kernel on padding and the block outputs a constant (its input is then lost to the layers after it).
+ * Reflect padding always sees content.
+ */
+export function sspcabSeesContext(config: SspcabConfig, side: number): boolean {
+  return config.padding === "reflect" || side >= config.dilation + 2;
+}

@@ -1,11 +1,13 @@
 /**
  * Which images and which random numbers make up training step `s`, as a pure function of (seed, step): the
  * reference's data set of the category's train images repeated to `datasetLength` items, shuffled each pass,
- * batched with `drop_last`; each item colour-jittered and CutPaste-augmented. Because nothing depends on
+ * batched with `drop_last`; each item (or, in patch mode, a random square crop of it) colour-jittered and
+ * CutPaste-augmented. Because nothing depends on
  * history, a resumed run sees exactly the batches an uninterrupted run would have seen.
  * @module
  */
 import { augmentTrainingItem, type CutPasteVariant } from "../augment/cutpaste.ts";
+import { randomSquareCrop } from "../augment/patch_crop.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
 import type { RgbImage } from "../image/rgb_image.ts";
 import { createRng, shuffleInPlace } from "../util/rng.ts";
@@ -22,6 +24,12 @@ export interface BatchPlan {
   seed: number;
   /** CutPaste variant. */
   variant: CutPasteVariant;
+  /**
+   * Patch-level training (the CutPaste paper's patch model): each item is first cut to a random
+   * `patchSize²` crop of its image, and colour jitter and CutPaste are applied inside the crop. Unset or null:
+   * whole images (and exactly the same random draws as without this option).
+   */
+  patchSize?: number | null;
 }
 
 /** A built batch: NHWC normalised images (`count` of them) and their class labels. */
@@ -66,7 +74,8 @@ export function buildBatch(plan: BatchPlan, images: readonly RgbImage[], step: n
   const views: RgbImage[][] = [];
   const viewLabels: number[] = [];
   for (const index of batchImageIndices(plan, step)) {
-    const item = augmentTrainingItem(plan.variant, images[index], rng);
+    const source = plan.patchSize ? randomSquareCrop(images[index], plan.patchSize, rng) : images[index];
+    const item = augmentTrainingItem(plan.variant, source, rng);
     item.images.forEach((img, v) => {
       (views[v] ??= []).push(img);
       viewLabels[v] = item.labels[v];
@@ -77,5 +86,6 @@ export function buildBatch(plan: BatchPlan, images: readonly RgbImage[], step: n
   const labels = new Int32Array(ordered.length);
   let k = 0;
   views.forEach((group, v) => group.forEach(() => (labels[k++] = viewLabels[v])));
-  return { step, count: ordered.length, size: images[0].width, pixels: toNormalizedFloat32(ordered), labels };
+  const size = plan.patchSize || images[0].width;
+  return { step, count: ordered.length, size, pixels: toNormalizedFloat32(ordered), labels };
 }

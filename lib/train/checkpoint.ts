@@ -91,6 +91,7 @@ const MUST_MATCH: (keyof TrainConfig)[] = [
   "sspcab",
   "optim",
   "datasetLength",
+  "patchSize",
 ];
 
 /**
@@ -116,7 +117,9 @@ export async function loadCheckpoint(
   } catch {
     throw new DamagedFileError(path, "checkpoint", "its training state (metadata) is not valid JSON");
   }
-  const diffs = MUST_MATCH.filter((k) => JSON.stringify(state.config[k]) !== JSON.stringify(config[k]))
+  const diffs = MUST_MATCH.filter((k) =>
+    JSON.stringify(state.config[k] ?? null) !== JSON.stringify(config[k] ?? null)
+  )
     .map((k) => `${k}: checkpoint ${JSON.stringify(state.config[k])} vs now ${JSON.stringify(config[k])}`);
   if (diffs.length) {
     throw new UserError(

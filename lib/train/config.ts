@@ -57,6 +57,11 @@ export interface TrainConfig {
   datasetLength: number;
   /** Backend choice as given (`auto`, `wasm`, …). */
   backend: string;
+  /**
+   * Patch-level training: train on random `patchSize²` crops with CutPaste inside the crop (the CutPaste
+   * paper's patch model, 64 at 256²). Unset or null: whole images.
+   */
+  patchSize?: number | null;
 }
 
 /** Defaults: the reference's training setup (Paddle reproduction of CutPaste + SSPCAB). */

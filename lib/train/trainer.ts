@@ -35,6 +35,7 @@ import { appendTextFile, formatBytes, removeStaleTempFiles, WriteFailure } from 
 import { startedRunInfo, writeRunInfo } from "../io/run_info.ts";
 import { acquireRunLock, type RunLock } from "../io/run_lock.ts";
 import { UserError } from "../util/errors.ts";
+import { checkPatchSizeForModel } from "../localize/patch.ts";
 import { createProgress } from "../util/progress.ts";
 import type { Tensor1D, Tensor2D } from "../util/tensor_types.ts";
 
@@ -163,6 +164,7 @@ async function trainLocked(
       quiet: hooks.quiet,
       maxPixels: options.maxPixels,
     });
+  if (config.patchSize) checkPatchSizeForModel(modelConfigFor(config), config.patchSize);
   const net = createProjectionNet(modelConfigFor(config), config.seed);
   const optimizer = createOptimizer({
     name: config.optim,
@@ -234,6 +236,7 @@ async function trainLocked(
       datasetLength: config.datasetLength,
       seed: config.seed,
       variant: config.variant,
+      patchSize: config.patchSize ?? null,
     },
     data.train,
   );

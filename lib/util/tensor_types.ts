@@ -15,6 +15,8 @@ export type Scalar = tf.Scalar;
 export type Tensor1D = tf.Tensor1D;
 /** A rank-2 tensor (tfjs `Tensor2D`), e.g. embeddings `[N, 512]` or logits. */
 export type Tensor2D = tf.Tensor2D;
+/** A rank-3 tensor (tfjs `Tensor3D`), e.g. a batch of single-channel maps `[N, H, W]`. */
+export type Tensor3D = tf.Tensor3D;
 /** A rank-4 tensor (tfjs `Tensor4D`): an NHWC image batch or feature map. */
 export type Tensor4D = tf.Tensor4D;
 /** A trainable tensor (tfjs `Variable`). */
