@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamKind, ParamSpec, ParamStore } from "./params.ts";
+import type { StemConv } from "./stem.ts";
 
 /** BatchNorm epsilon (PyTorch default). */
 export const BN_EPS = 1e-5;
@@ -21,6 +22,8 @@ export interface ForwardContext {
   training: boolean;
   /** When false, training-mode BatchNorm does not update running statistics (e.g. for a gradient check). */
   updateRunningStats?: boolean;
+  /** How ResNet's strided stem convolution is computed (default: `DEFAULT_STEM_CONV` of `stem.ts`). */
+  stemConv?: StemConv;
 }
 
 /** Look up a parameter by PyTorch name, with an error naming it when missing. */

@@ -4,7 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNorm, batchNormSpecs, conv2d, convSpecs, type ForwardContext } from "./layers.ts";
+import { batchNorm, batchNormSpecs, conv2d, convSpecs, type ForwardContext, param } from "./layers.ts";
+import { stemConv2d } from "./stem.ts";
 import type { ParamSpec } from "./params.ts";
 
 /** Output channels of layer1…layer4. */
@@ -62,9 +63,10 @@ export function resnetLayer(
   return basicBlock(ctx, `${prefix}layer${index}.1`, y, 1);
 }
 
-/** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1. */
+/** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1 (conv1 computed as `ctx.stemConv` says, see `stem.ts`). */
 export function resnetStem(ctx: ForwardContext, x: tf.Tensor4D, prefix = "resnet18."): tf.Tensor4D {
-  const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, conv2d(ctx, `${prefix}conv1`, x, 2, 3)));
+  const w = param(ctx, `${prefix}conv1.weight`) as tf.Tensor4D;
+  const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, stemConv2d(x, w, 2, 3, ctx.stemConv)));
   // tfjs pads max pooling with −∞, like PyTorch.
   return tf.maxPool(y, 3, 2, 1);
 }
