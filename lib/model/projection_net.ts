@@ -24,6 +24,8 @@ export interface ProjectionNetConfig {
   sspcabLambda: number;
   /** How the stem's 7×7/2 convolution is computed (`stem.ts`; unset: its default). Same numbers either way. */
   stemConv?: StemConv;
+  /** Eval mode: BatchNorm + ReLU as one fused pass (`layers.ts`; unset: on). Same numbers either way. */
+  fuseEvalBatchNorm?: boolean;
 }
 
 /** Head widths for the reference's `--head_layer N`: N × 512, then 128. */
@@ -87,13 +89,18 @@ export interface ProjectionNetOutputs extends tf.NamedTensorMap {
   mse: tf.Scalar;
 }
 
+/** The configuration's choices of how (not what) the forward pass computes. */
+function forwardChoices(config: ProjectionNetConfig): Pick<ForwardContext, "stemConv" | "fuseEvalBatchNorm"> {
+  return { stemConv: config.stemConv, fuseEvalBatchNorm: config.fuseEvalBatchNorm };
+}
+
 /** Forward pass on an NHWC batch of normalised images. */
 export function projectionNetForward(
   net: ProjectionNet,
   x: tf.Tensor4D,
   options: { training: boolean; updateRunningStats?: boolean },
 ): ProjectionNetOutputs {
-  const ctx: ForwardContext = { params: net.params, stemConv: net.config.stemConv, ...options };
+  const ctx: ForwardContext = { params: net.params, ...forwardChoices(net.config), ...options };
   const layer3 = resnetToLayer3(ctx, x);
   const cfg = net.config;
   const s = cfg.sspcab ? sspcab(ctx, cfg.sspcab, layer3) : layer3;
@@ -110,7 +117,7 @@ export function projectionNetForward(
 /** Embeddings only (eval mode, no head): what the density estimator is fitted on. */
 export function projectionNetEmbed(net: ProjectionNet, x: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => {
-    const ctx: ForwardContext = { params: net.params, training: false, stemConv: net.config.stemConv };
+    const ctx: ForwardContext = { params: net.params, training: false, ...forwardChoices(net.config) };
     const layer3 = resnetToLayer3(ctx, x);
     const s = net.config.sspcab ? sspcab(ctx, net.config.sspcab, layer3) : layer3;
     return resnetLayer4Pool(ctx, s);

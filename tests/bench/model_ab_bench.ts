@@ -3,16 +3,19 @@
  * busy machine slows every variant alike: the training step of `deno task bench` (3-way, SSPCAB on, trunk
  * unfrozen, SGD; 3 × batch images) and the eval-mode embedding pass (batch images), and — each round, in a
  * subprocess — the PyTorch peer (`tests/bench/torch_reference.py`), so that every variant gets a ratio to
- * PyTorch from the same rounds. Prints medians over the rounds and the ratios.
+ * PyTorch from the same rounds. Prints medians over the rounds and the ratios, and — less disturbed by other
+ * processes on a busy machine — each variant's CPU seconds (all threads) and fastest round.
  *
  * ```sh
  * deno run -A tests/bench/model_ab_bench.ts --sizes 64,128 --batches 16,16 --rounds 5
- * deno run -A tests/bench/model_ab_bench.ts --variants stem=direct,stem=space_to_depth --torch 0
+ * deno run -A tests/bench/model_ab_bench.ts --variants baseline,default --torch 0
  * ```
  *
- * Variants (`--variants`, comma-separated; default `stem=direct,stem=space_to_depth`): `stem=direct` and
- * `stem=space_to_depth` set `ProjectionNetConfig.stemConv` (`lib/model/stem.ts`); `default` is the
- * model's own configuration. Not a unit test; it prints a table and exits.
+ * Variants (`--variants`, comma-separated; default `baseline,stem=space_to_depth+bn=plain,default`), each
+ * parts joined by `+`: `stem=direct` and `stem=space_to_depth` set `ProjectionNetConfig.stemConv`
+ * (`lib/model/stem.ts`), `bn=plain` and `bn=fused` its `fuseEvalBatchNorm` (`lib/model/layers.ts`);
+ * `baseline` is both off (the model before them), `default` the model's own configuration. The first variant
+ * is the "A" of the ratios. Not a unit test; it prints a table and exits.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -42,14 +45,24 @@ const sizes = list(argString("sizes", "64,128,256")).map(Number);
 const batches = list(argString("batches", "16,16,8")).map(Number);
 const rounds = Number(argString("rounds", "5"));
 const withTorch = argString("torch", "1") !== "0";
-const variantNames = list(argString("variants", "stem=direct,stem=space_to_depth"));
+const variantNames = list(argString("variants", "baseline,stem=space_to_depth+bn=plain,default"));
 if (batches.length !== sizes.length) throw new Error("--batches needs one batch size per entry of --sizes");
 
 function variantConfig(name: string): Partial<ProjectionNetConfig> {
-  if (name === "default") return {};
-  if (name === "stem=direct") return { stemConv: "direct" };
-  if (name === "stem=space_to_depth") return { stemConv: "space_to_depth" };
-  throw new Error(`unknown variant ${name} (default, stem=direct, stem=space_to_depth)`);
+  const config: Partial<ProjectionNetConfig> = {};
+  for (const part of name.split("+")) {
+    if (part === "default") continue;
+    else if (part === "baseline") Object.assign(config, { stemConv: "direct", fuseEvalBatchNorm: false });
+    else if (part === "stem=direct" || part === "stem=space_to_depth") {
+      config.stemConv = part.slice(5) as ProjectionNetConfig["stemConv"];
+    } else if (part === "bn=plain" || part === "bn=fused") config.fuseEvalBatchNorm = part === "bn=fused";
+    else {
+      throw new Error(
+        `unknown variant part ${part} (default, baseline, stem=direct, stem=space_to_depth, bn=plain, bn=fused)`,
+      );
+    }
+  }
+  return config;
 }
 
 interface Peer {
@@ -81,7 +94,20 @@ async function torchPeer(size: number, batch: number): Promise<Peer | null> {
   return null;
 }
 
-/** Seconds of one training step (forward + backward + SGD) and of one embedding pass. */
+/** Process CPU seconds, all threads (from /proc; NaN where unavailable). */
+function cpuSeconds(): number {
+  try {
+    const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Wall and CPU seconds of one training step (forward + backward + SGD) and of one embedding pass:
+ * [train wall, train cpu, embed wall, embed cpu].
+ */
 async function timeOnce(
   net: ProjectionNet,
   optimizer: Optimizer,
@@ -89,18 +115,21 @@ async function timeOnce(
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   xEmbed: tf.Tensor4D,
-): Promise<[number, number]> {
+): Promise<number[]> {
   let t = performance.now();
+  let c = cpuSeconds();
   const r = await lossAndGradients(net, x, y, names);
   optimizer.step(net.params, r.grads, 0.03);
   await r.logits.data();
   tf.dispose([r.logits, ...r.grads.values()]);
   const train = (performance.now() - t) / 1000;
+  const trainCpu = cpuSeconds() - c;
   t = performance.now();
+  c = cpuSeconds();
   const e = projectionNetEmbed(net, xEmbed);
   await e.data();
   e.dispose();
-  return [train, (performance.now() - t) / 1000];
+  return [train, trainCpu, (performance.now() - t) / 1000, cpuSeconds() - c];
 }
 
 console.log(await startWasmBackend());
@@ -122,6 +151,8 @@ for (const [si, size] of sizes.entries()) {
       names: trainableNames(net, false),
       train: [] as number[],
       embed: [] as number[],
+      trainCpu: [] as number[],
+      embedCpu: [] as number[],
     };
   });
   const peer = { train: [] as number[], embed: [] as number[] };
@@ -134,10 +165,12 @@ for (const [si, size] of sizes.entries()) {
       }
     }
     for (const v of variants) {
-      const [train, embed] = await timeOnce(v.net, v.optimizer, v.names, x, y, xEmbed);
+      const [train, trainCpu, embed, embedCpu] = await timeOnce(v.net, v.optimizer, v.names, x, y, xEmbed);
       if (r > 0) {
         v.train.push(train);
         v.embed.push(embed);
+        v.trainCpu.push(trainCpu);
+        v.embedCpu.push(embedCpu);
       }
     }
   }
@@ -151,11 +184,18 @@ for (const [si, size] of sizes.entries()) {
     console.log(`  ${"pytorch".padEnd(22)} train ${pt.toFixed(3)} s          embed ${pe.toFixed(3)} s`);
   }
   const t0 = median(variants[0].train), e0 = median(variants[0].embed);
+  const tc0 = median(variants[0].trainCpu), ec0 = median(variants[0].embedCpu);
   for (const v of variants) {
     const t = median(v.train), e = median(v.embed);
+    const tc = median(v.trainCpu), ec = median(v.embedCpu);
     console.log(
-      `  ${v.name.padEnd(22)} train ${t.toFixed(3)} s (${ratio(t, pt)} torch, ${ratio(t, t0)} A)  ` +
-        `embed ${e.toFixed(3)} s (${ratio(e, pe)} torch, ${ratio(e, e0)} A)`,
+      `  ${v.name.padEnd(22)} train ${t.toFixed(3)} s (${ratio(t, pt)} torch, ${ratio(t, t0)} A; cpu ${
+        tc.toFixed(2)
+      } s, ${ratio(tc, tc0)} A; min ${Math.min(...v.train).toFixed(3)} s)  embed ${e.toFixed(3)} s (${
+        ratio(e, pe)
+      } torch, ${ratio(e, e0)} A; cpu ${ec.toFixed(2)} s, ${ratio(ec, ec0)} A; min ${
+        Math.min(...v.embed).toFixed(3)
+      } s)`,
     );
     v.optimizer.dispose();
     disposeParams(v.net.params);
