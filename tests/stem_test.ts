@@ -74,7 +74,7 @@ for (const backend of backends.filter((b) => b !== "webgpu")) {
         }
         tf.dispose([got, dx, dw]);
       }
-      // The model's stem: forward over 12 channels, dW over 16, no input gradient.
+      // The model's stem: the forward as written, dW by space-to-depth over 16 channels, no input gradient.
       const got = stemConv2d(x, k, 2, 3, "space_to_depth");
       const dw = tf.grad((b: tf.Tensor) => loss((p, q) => conv2dSpaceToDepthFilterGrad(p, q, 2, 3))(x, b))(k);
       assert((await relErr(got, want)) < 1e-4, `${n}×${h}×${w}: stem forward`);

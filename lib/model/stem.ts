@@ -17,6 +17,12 @@
  * Both re-arrangements are a `pad`, a `reshape`, a 4-D `transpose` and a `reshape` — ops every backend has with
  * gradients — and the filter's runs inside the forward pass: the trainable variable stays the PyTorch-layout
  * k×k kernel (state dicts, checkpoints and exports do not change) and autodiff returns its k×k gradient.
+ *
+ * What the model uses (`"space_to_depth"`, measured on `wasm` by `tests/bench/stem_bench.ts`): the forward
+ * pass is no faster as a space-to-depth convolution (over 12 channels it runs on XNNPACK like the strided one;
+ * over 16 on our GEMM it is slower), but the filter gradient — which the strided form leaves to XNNPACK GEMMs
+ * over 3 channels — is faster over 16 on our GEMM; so the stem keeps its forward convolution and computes
+ * only its filter gradient in the space-to-depth form ({@link conv2dSpaceToDepthFilterGrad}).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -25,7 +31,10 @@ import * as tf from "@tensorflow/tfjs-core";
 export type StemConv =
   /** `tf.conv2d` with stride 2 and padding 3, as written. */
   | "direct"
-  /** Space-to-depth by 2 and a 4×4 stride-1 convolution ({@link conv2dSpaceToDepth}). */
+  /**
+   * The forward convolution as written; its filter gradient by space-to-depth, a 4×4 stride-1 convolution over
+   * 16 channels ({@link conv2dSpaceToDepthFilterGrad}).
+   */
   | "space_to_depth";
 
 /** The stem convolution used when none is asked for. */
@@ -145,7 +154,7 @@ export function conv2dSpaceToDepth(
 
 /**
  * The stem's convolution: `x` [n, h, w, C] with kernel `w` [k, k, C, O], `stride` and padding `pad`, computed
- * as `method` says (default {@link DEFAULT_STEM_CONV}). `"space_to_depth"` is
+ * as `method` says (default {@link DEFAULT_STEM_CONV}); the same values either way. `"space_to_depth"` is
  * {@link conv2dSpaceToDepthFilterGrad}: `x` is treated as data (a batch of images) and gets no gradient.
  */
 export function stemConv2d(
@@ -160,14 +169,14 @@ export function stemConv2d(
 }
 
 /**
- * {@link conv2dSpaceToDepth} for an input that needs no gradient (a batch of images), differentiable with
- * respect to `w` only, as one node of the gradient tape: the forward convolution runs over the s²·C channels
- * of the space-to-depth input (12 for RGB: XNNPACK's convolution on `wasm`, which is slower over 16), the
- * filter gradient with the input channels zero-padded to a multiple of 4 (16 for RGB: our GEMM on `wasm`,
- * which takes 16 or more), and no input gradient
- * is computed (`tf.customGrad` would compute every input's). Asking for the gradient with respect to `x`
- * fails with tfjs' "Cannot compute gradient" error (use {@link conv2dSpaceToDepth} then). Nothing is saved
- * for the backward pass but `x` itself, which the caller holds anyway.
+ * `tf.conv2d(x, w, stride, pad)` for an input that needs no gradient (a batch of images), differentiable with
+ * respect to `w` only, as one node of the gradient tape: the forward pass is the strided convolution as it is
+ * (on `wasm`, XNNPACK's, which a space-to-depth forward does not beat), the filter gradient that of the
+ * space-to-depth form — a stride-1 ⌈k/s⌉×⌈k/s⌉ convolution over the input with its channels zero-padded to a
+ * multiple of 4 (16 channels for RGB: our GEMM on `wasm`, which takes 16 or more; XNNPACK's 3-channel path
+ * is slower) — re-arranged back to the k×k kernel. No input gradient is computed (`tf.customGrad` would
+ * compute every input's); asking for one fails with tfjs' "Cannot compute gradient" error (use
+ * {@link conv2dSpaceToDepth} then). Nothing is saved for the backward pass but `x`, which the caller holds.
  */
 export function conv2dSpaceToDepthFilterGrad(
   x: tf.Tensor4D,
@@ -175,36 +184,31 @@ export function conv2dSpaceToDepthFilterGrad(
   stride: number,
   pad: number,
 ): tf.Tensor4D {
-  const k = w.shape[0];
+  const [k, , c, o] = w.shape;
+  checkGeometry(k, stride, pad);
   const node = tf.customGrad(
-    ((filter: tf.Tensor4D) => {
-      const value = tf.tidy(() =>
-        tf.conv2d(spaceToDepthInput(x, k, stride, pad, 1), spaceToDepthFilter(filter, stride, 1), 1, "valid")
-      );
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
-          const grad = dy as tf.Tensor4D;
-          const x16 = spaceToDepthInput(x, k, stride, pad, 4);
-          const kq = Math.ceil(k / stride);
-          const c16 = x16.shape[3];
-          const o = w.shape[3];
-          const dWs = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: x16, dy: grad }, {
-            strides: [1, 1],
-            pad: "valid",
-            dataFormat: "NHWC",
-            dimRoundingMode: undefined,
-            filterShape: [kq, kq, c16, o],
-          } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-          const cp = c16 / (stride * stride);
-          const back = tf.reshape(
-            tf.transpose(tf.reshape(dWs, [kq, kq, stride, stride * cp * o]), [0, 2, 1, 3]),
-            [stride * kq, stride * kq, cp, o],
-          );
-          return tf.slice(back, [0, 0, 0, 0], [k, k, w.shape[2], o]);
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
+    ((filter: tf.Tensor4D) => ({
+      value: tf.conv2d(x, filter, stride, pad === 0 ? "valid" : pad),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+        const x16 = spaceToDepthInput(x, k, stride, pad, 4);
+        const kq = Math.ceil(k / stride);
+        const c16 = x16.shape[3];
+        const dWs = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: x16, dy: dy as tf.Tensor4D }, {
+          strides: [1, 1],
+          pad: "valid",
+          dataFormat: "NHWC",
+          dimRoundingMode: undefined,
+          filterShape: [kq, kq, c16, o],
+        } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+        // The inverse of spaceToDepthFilter: tap (a, b), channel (p·s + q)·C' + c → tap (s·a + p, s·b + q).
+        const cp = c16 / (stride * stride);
+        const back = tf.reshape(
+          tf.transpose(tf.reshape(dWs, [kq, kq, stride, stride * cp * o]), [0, 2, 1, 3]),
+          [stride * kq, stride * kq, cp, o],
+        );
+        return tf.slice(back, [0, 0, 0, 0], [k, k, c, o]);
+      },
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return (node as unknown as (f: tf.Tensor4D) => tf.Tensor4D)(w);
 }

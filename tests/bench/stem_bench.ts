@@ -1,6 +1,7 @@
 /**
  * The stem convolution alone (7×7, stride 2, padding 3, 3 → 64 channels) on the `wasm` backend: forward, and
  * forward + filter gradient, for each way of computing it (`direct` tf.conv2d; space-to-depth with 12 or 16
+ * channels; `direct/16`, the model's: the forward as written, the filter gradient by space-to-depth over 16
  * channels), alternated round by round so that a loaded machine slows all of them alike; medians and ratios to
  * `direct`. Also says whether the stride-1 convolution ran on our GEMM (its kernels time under `Conv2D` /
  * `Conv2DBackpropFilter` either way; the GEMM takes ≥ 16 input channels).
@@ -31,7 +32,7 @@ const variants: [string, (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D][] = [
   ["direct", (x, w) => tf.conv2d(x, w, 2, 3)],
   ["s2d 12 ch", (x, w) => conv2dSpaceToDepth(x, w, 2, 3, { channelMultiple: 1 })],
   ["s2d 16 ch", (x, w) => conv2dSpaceToDepth(x, w, 2, 3, { channelMultiple: 4 })],
-  ["s2d 12/16", (x, w) => conv2dSpaceToDepthFilterGrad(x, w, 2, 3)],
+  ["direct/16", (x, w) => conv2dSpaceToDepthFilterGrad(x, w, 2, 3)],
 ];
 
 for (const [size, n] of [[64, 48], [128, 48], [256, 24]]) {
