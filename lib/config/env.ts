@@ -218,6 +218,8 @@ export interface EnvRegistry {
   parityFixture: EnvVar<string | undefined>;
   /** `SSPCAB_DENSITY_FIXTURE`. */
   densityFixture: EnvVar<string | undefined>;
+  /** `SSPCAB_LOCALIZATION_FIXTURE`. */
+  localizationFixture: EnvVar<string | undefined>;
   /** `SSPCAB_TEST_BACKENDS`. */
   testBackends: EnvVar<string[] | undefined>;
   /** `SSPCAB_REPORT_TEST`. */
@@ -301,6 +303,13 @@ export const ENV: EnvRegistry = {
     doc: "tests: density fixture folder",
     testOnly: true,
   }),
+  /** `SSPCAB_LOCALIZATION_FIXTURE`: folder of a pixel-AUROC / AU-PRO fixture (`localization.json`). */
+  localizationFixture: optionalString(
+    "SSPCAB_LOCALIZATION_FIXTURE",
+    "path",
+    "../shared/fixtures/localization",
+    { doc: "tests: localisation-metrics fixture folder", testOnly: true },
+  ),
   /** `SSPCAB_TEST_BACKENDS`: comma list narrowing the backends that backend-parametrised tests run on. */
   testBackends: listVar("SSPCAB_TEST_BACKENDS", "cpu, wasm and webgpu where present", {
     doc: "tests: backends to run backend-parametrised tests on",

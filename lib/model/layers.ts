@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamKind, ParamSpec, ParamStore } from "./params.ts";
 import type { Tensor, Tensor2D, Tensor4D, Variable } from "../util/tensor_types.ts";
+import type { StemConv } from "./stem.ts";
 
 /** BatchNorm epsilon (PyTorch default). */
 export const BN_EPS = 1e-5;
@@ -22,6 +23,10 @@ export interface ForwardContext {
   training: boolean;
   /** When false, training-mode BatchNorm does not update running statistics (e.g. for a gradient check). */
   updateRunningStats?: boolean;
+  /** How ResNet's strided stem convolution is computed (default: `DEFAULT_STEM_CONV` of `stem.ts`). */
+  stemConv?: StemConv;
+  /** Eval mode: BatchNorm (and a ReLU after it) as one fused per-channel pass (default true; see `batchNorm`). */
+  fuseEvalBatchNorm?: boolean;
 }
 
 /** Look up a parameter by PyTorch name, with an error naming it when missing. */
@@ -179,6 +184,32 @@ function batchNormTrain(
 }
 
 /**
+ * Eval-mode BatchNorm of an NHWC batch as one per-channel affine map, y = x·s + t with s = γ/√(var + ε) and
+ * t = β − mean·s (the running statistics folded in: the same function, rounded once less), optionally with the
+ * ReLU that follows fused in: one fused 1×1 depthwise convolution (scale s, bias t, activation), a single pass
+ * over the activations where `tf.batchNorm` and `tf.relu` take two or three (on `wasm` the normalisation is a
+ * subtraction and a depthwise convolution).
+ */
+function batchNormEval4D(ctx: ForwardContext, name: string, x: Tensor4D, relu: boolean): Tensor4D {
+  return tf.tidy(() => {
+    const c = x.shape[3];
+    const scale = tf.mul(
+      param(ctx, `${name}.weight`),
+      tf.rsqrt(tf.add(param(ctx, `${name}.running_var`), BN_EPS)),
+    );
+    const shift = tf.sub(param(ctx, `${name}.bias`), tf.mul(param(ctx, `${name}.running_mean`), scale));
+    return tf.fused.depthwiseConv2d({
+      x,
+      filter: tf.reshape(scale, [1, 1, c, 1]) as Tensor4D,
+      strides: 1,
+      pad: "valid",
+      bias: shift,
+      activation: relu ? "relu" : "linear",
+    });
+  });
+}
+
+/**
  * BatchNorm over all axes but the last (NHWC images or [N, C] rows). Training mode normalises with the batch's
  * mean and biased variance and updates the running statistics; eval mode uses the running statistics.
  */
@@ -186,6 +217,9 @@ export function batchNorm<T extends Tensor>(ctx: ForwardContext, name: string, x
   const gamma = param(ctx, `${name}.weight`);
   const beta = param(ctx, `${name}.bias`);
   if (!ctx.training) {
+    if (x.rank === 4 && ctx.fuseEvalBatchNorm !== false) {
+      return batchNormEval4D(ctx, name, x as unknown as Tensor4D, false) as unknown as T;
+    }
     return tf.batchNorm(
       x,
       param(ctx, `${name}.running_mean`),
@@ -196,6 +230,12 @@ export function batchNorm<T extends Tensor>(ctx: ForwardContext, name: string, x
     ) as T;
   }
   return batchNormTrain(ctx, name, x, gamma, beta) as T;
+}
+
+/** `relu(batchNorm(x))`; in eval mode one fused pass over an NHWC batch (see {@link batchNorm}). */
+export function batchNormRelu(ctx: ForwardContext, name: string, x: Tensor4D): Tensor4D {
+  if (!ctx.training && ctx.fuseEvalBatchNorm !== false) return batchNormEval4D(ctx, name, x, true);
+  return tf.relu(batchNorm(ctx, name, x));
 }
 
 /** Linear layer: `x @ W + b` with W stored [in, out]. */

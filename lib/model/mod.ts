@@ -18,6 +18,7 @@
  */
 export {
   batchNorm,
+  batchNormRelu,
   batchNormSpecs,
   BN_EPS,
   BN_MOMENTUM,
@@ -72,6 +73,16 @@ export {
   resnetStem,
   resnetToLayer3,
 } from "./resnet18.ts";
+export {
+  conv2dSpaceToDepth,
+  conv2dSpaceToDepthFilterGrad,
+  DEFAULT_STEM_CONV,
+  spaceToDepthFilter,
+  spaceToDepthInput,
+  type SpaceToDepthOptions,
+  type StemConv,
+  stemConv2d,
+} from "./stem.ts";
 export { DEFAULT_SSPCAB, sspcab, type SspcabConfig, sspcabOffsets, sspcabSpecs } from "./sspcab.ts";
 export {
   applyStateDict,

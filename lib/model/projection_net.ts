@@ -9,6 +9,7 @@ import { batchNorm, batchNormSpecs, type ForwardContext, linear, linearSpecs } f
 import { createParams, type ParamSpec, type ParamStore } from "./params.ts";
 import { RESNET18_EMBED_DIM, resnet18Specs, resnetLayer4Pool, resnetToLayer3 } from "./resnet18.ts";
 import { DEFAULT_SSPCAB, sspcab, type SspcabConfig, sspcabSpecs } from "./sspcab.ts";
+import type { StemConv } from "./stem.ts";
 import { createRng } from "../util/rng.ts";
 import type { NamedTensorMap, Scalar, Tensor1D, Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
@@ -22,6 +23,10 @@ export interface ProjectionNetConfig {
   sspcab: SspcabConfig | null;
   /** Weight of SSPCAB's reconstruction MSE in the loss (0.01 in the paper). */
   sspcabLambda: number;
+  /** How the stem's 7×7/2 convolution is computed (`stem.ts`; unset: its default). Same numbers either way. */
+  stemConv?: StemConv;
+  /** Eval mode: BatchNorm + ReLU as one fused pass (`layers.ts`; unset: on). Same numbers either way. */
+  fuseEvalBatchNorm?: boolean;
 }
 
 /** Head widths for the reference's `--head_layer N`: N × 512, then 128. */
@@ -85,13 +90,18 @@ export interface ProjectionNetOutputs extends NamedTensorMap {
   mse: Scalar;
 }
 
+/** The configuration's choices of how (not what) the forward pass computes. */
+function forwardChoices(config: ProjectionNetConfig): Pick<ForwardContext, "stemConv" | "fuseEvalBatchNorm"> {
+  return { stemConv: config.stemConv, fuseEvalBatchNorm: config.fuseEvalBatchNorm };
+}
+
 /** Forward pass on an NHWC batch of normalised images. */
 export function projectionNetForward(
   net: ProjectionNet,
   x: Tensor4D,
   options: { training: boolean; updateRunningStats?: boolean },
 ): ProjectionNetOutputs {
-  const ctx: ForwardContext = { params: net.params, ...options };
+  const ctx: ForwardContext = { params: net.params, ...forwardChoices(net.config), ...options };
   const layer3 = resnetToLayer3(ctx, x);
   const cfg = net.config;
   const s = cfg.sspcab ? sspcab(ctx, cfg.sspcab, layer3) : layer3;
@@ -108,7 +118,7 @@ export function projectionNetForward(
 /** Embeddings only (eval mode, no head): what the density estimator is fitted on. */
 export function projectionNetEmbed(net: ProjectionNet, x: Tensor4D): Tensor2D {
   return tf.tidy(() => {
-    const ctx: ForwardContext = { params: net.params, training: false };
+    const ctx: ForwardContext = { params: net.params, training: false, ...forwardChoices(net.config) };
     const layer3 = resnetToLayer3(ctx, x);
     const s = net.config.sspcab ? sspcab(ctx, net.config.sspcab, layer3) : layer3;
     return resnetLayer4Pool(ctx, s);

@@ -4,7 +4,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { batchNorm, batchNormSpecs, conv2d, convSpecs, type ForwardContext } from "./layers.ts";
+import {
+  batchNorm,
+  batchNormRelu,
+  batchNormSpecs,
+  conv2d,
+  convSpecs,
+  type ForwardContext,
+  param,
+} from "./layers.ts";
+import { stemConv2d } from "./stem.ts";
 import type { ParamSpec } from "./params.ts";
 import type { Tensor2D, Tensor4D } from "../util/tensor_types.ts";
 
@@ -43,7 +52,7 @@ export function resnet18Specs(prefix = "resnet18."): ParamSpec[] {
 }
 
 function basicBlock(ctx: ForwardContext, name: string, x: Tensor4D, stride: number): Tensor4D {
-  let out = tf.relu(batchNorm(ctx, `${name}.bn1`, conv2d(ctx, `${name}.conv1`, x, stride, 1)));
+  let out = batchNormRelu(ctx, `${name}.bn1`, conv2d(ctx, `${name}.conv1`, x, stride, 1));
   out = batchNorm(ctx, `${name}.bn2`, conv2d(ctx, `${name}.conv2`, out, 1, 1));
   const identity = ctx.params.has(`${name}.downsample.0.weight`)
     ? batchNorm(ctx, `${name}.downsample.1`, conv2d(ctx, `${name}.downsample.0`, x, stride, 0))
@@ -63,9 +72,10 @@ export function resnetLayer(
   return basicBlock(ctx, `${prefix}layer${index}.1`, y, 1);
 }
 
-/** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1. */
+/** The stem: conv1 → bn1 → ReLU → maxpool 3/2 pad 1 (conv1 computed as `ctx.stemConv` says, see `stem.ts`). */
 export function resnetStem(ctx: ForwardContext, x: Tensor4D, prefix = "resnet18."): Tensor4D {
-  const y = tf.relu(batchNorm(ctx, `${prefix}bn1`, conv2d(ctx, `${prefix}conv1`, x, 2, 3)));
+  const w = param(ctx, `${prefix}conv1.weight`) as Tensor4D;
+  const y = batchNormRelu(ctx, `${prefix}bn1`, stemConv2d(x, w, 2, 3, ctx.stemConv));
   // tfjs pads max pooling with −∞, like PyTorch.
   return tf.maxPool(y, 3, 2, 1);
 }
