@@ -29,8 +29,34 @@ const FLAGS = defineFlags({
   allow_software: { type: "boolean", default: false, help: "also time WebGPU on a software adapter (slow)" },
   soak: { type: "number", default: 0, help: "run this many training steps on one backend, watch memory" },
   soak_every: { type: "number", help: "with --soak: sample every N steps (default: ~20 samples)" },
+  sizes: { type: "string", help: "a sweep: comma list of image sides, each with its own PyTorch figure" },
+  batch_sizes: { type: "string", help: "with --sizes: the batch size of each side (default: --batch_size)" },
   child: { type: "string", choices: BACKEND_CHOICES, help: "(internal) measure this backend and print JSON" },
 });
+
+/** `--sizes` / `--batch_sizes` as (side, batch) pairs; one pair (`--size`, `--batch_size`) without a sweep. */
+function sweep(flags: BenchFlags): { size: number; batch: number }[] {
+  if (!flags.sizes) return [{ size: flags.size, batch: flags.batch_size }];
+  const ints = (text: string, name: string) =>
+    text.split(",").map((t) => {
+      const v = Number(t.trim());
+      if (!Number.isInteger(v) || v < 1) {
+        throw new UserError(`--${name}: ${JSON.stringify(t)} is not a positive integer`);
+      }
+      return v;
+    });
+  const sizes = ints(flags.sizes, "sizes");
+  const batches = flags.batch_sizes
+    ? ints(flags.batch_sizes, "batch_sizes")
+    : sizes.map(() => flags.batch_size);
+  if (batches.length !== sizes.length) {
+    throw new UserError(
+      `--batch_sizes has ${batches.length} values for ${sizes.length} sizes`,
+      "give one per size",
+    );
+  }
+  return sizes.map((size, i) => ({ size, batch: batches[i] }));
+}
 
 /** The parsed flags of `bench`. */
 type BenchFlags = ParsedFlags<typeof FLAGS>;
@@ -198,62 +224,70 @@ if (import.meta.main) {
       return;
     }
     const backends = chosenBackends(flags);
-    console.log(
-      `ProjectionNet (ResNet18 + SSPCAB, 3-way), ${flags.size}², batch ${flags.batch_size} → ${
-        3 * flags.batch_size
-      } training images; medians of ${flags.steps} after a warm-up; ${navigator.hardwareConcurrency} logical cores`,
-    );
-    const torch = await runTorch(flags);
-    const peerTrain = typeof torch === "string" ? NaN : torch.train_step_s;
-    const peerFwd = typeof torch === "string" ? NaN : torch.forward_s;
-    const rows: string[][] = [[
-      "backend",
-      "device",
-      "train step",
-      "× PyTorch",
-      "img/s",
-      "embed pass",
-      "× PyTorch",
-      "peak RSS",
-    ]];
-    if (typeof torch === "string") console.log(torch);
-    else {
-      rows.push([
-        "pytorch",
-        torch.peer,
-        fmt(peerTrain),
-        "1.00×",
-        (3 * flags.batch_size / peerTrain).toFixed(1),
-        fmt(peerFwd),
-        "1.00×",
-        `${torch.peak_rss_mb.toFixed(0)} MiB`,
-      ]);
+    const pairs = sweep(flags);
+    for (const [i, pair] of pairs.entries()) {
+      if (i > 0) console.log("");
+      await benchOneSize({ ...flags, size: pair.size, batch_size: pair.batch }, backends);
     }
-    // Skipped backends are listed under the table, so that their reasons do not widen its columns.
-    const skipped: string[] = [];
-    for (const backend of backends) {
-      const m = await runChild(backend, flags);
-      if (typeof m === "string") {
-        skipped.push(`${backend}: skipped — ${m.replace(/^error: /, "")}`);
-        continue;
-      }
-      const leak =
-        m.tensorCounts.length > 2 && m.tensorCounts[m.tensorCounts.length - 1] !== m.tensorCounts[1]
-          ? " (tensor count grew!)"
-          : "";
-      rows.push([
-        backend,
-        (m as Measurement & { device: string }).device,
-        fmt(m.trainStepS),
-        ratio(m.trainStepS, peerTrain),
-        (m.trainImages / m.trainStepS).toFixed(1),
-        fmt(m.forwardS),
-        ratio(m.forwardS, peerFwd),
-        `${m.peakRssMb.toFixed(0)} MiB${leak}`,
-      ]);
-    }
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-    for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd());
-    for (const line of skipped) console.log(line);
   });
+}
+
+/** Measure every backend and the PyTorch peer at one size and print the table. */
+async function benchOneSize(flags: BenchFlags, backends: BackendChoice[]): Promise<void> {
+  console.log(
+    `ProjectionNet (ResNet18 + SSPCAB, 3-way), ${flags.size}², batch ${flags.batch_size} → ${
+      3 * flags.batch_size
+    } training images; medians of ${flags.steps} after a warm-up; ${navigator.hardwareConcurrency} logical cores`,
+  );
+  const torch = await runTorch(flags);
+  const peerTrain = typeof torch === "string" ? NaN : torch.train_step_s;
+  const peerFwd = typeof torch === "string" ? NaN : torch.forward_s;
+  const rows: string[][] = [[
+    "backend",
+    "device",
+    "train step",
+    "× PyTorch",
+    "img/s",
+    "embed pass",
+    "× PyTorch",
+    "peak RSS",
+  ]];
+  if (typeof torch === "string") console.log(torch);
+  else {
+    rows.push([
+      "pytorch",
+      torch.peer,
+      fmt(peerTrain),
+      "1.00×",
+      (3 * flags.batch_size / peerTrain).toFixed(1),
+      fmt(peerFwd),
+      "1.00×",
+      `${torch.peak_rss_mb.toFixed(0)} MiB`,
+    ]);
+  }
+  // Skipped backends are listed under the table, so that their reasons do not widen its columns.
+  const skipped: string[] = [];
+  for (const backend of backends) {
+    const m = await runChild(backend, flags);
+    if (typeof m === "string") {
+      skipped.push(`${backend}: skipped — ${m.replace(/^error: /, "")}`);
+      continue;
+    }
+    const leak = m.tensorCounts.length > 2 && m.tensorCounts[m.tensorCounts.length - 1] !== m.tensorCounts[1]
+      ? " (tensor count grew!)"
+      : "";
+    rows.push([
+      backend,
+      (m as Measurement & { device: string }).device,
+      fmt(m.trainStepS),
+      ratio(m.trainStepS, peerTrain),
+      (m.trainImages / m.trainStepS).toFixed(1),
+      fmt(m.forwardS),
+      ratio(m.forwardS, peerFwd),
+      `${m.peakRssMb.toFixed(0)} MiB${leak}`,
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd());
+  for (const line of skipped) console.log(line);
 }
