@@ -50,11 +50,12 @@ export { TRAIN_DEFAULTS, type TrainConfig } from "./train/config.ts";
 export { trainCategory, type TrainHooks, type TrainResult } from "./train/trainer.ts";
 export { type CategoryEvalResult, type EvalOptions, evaluateCategories } from "./pipeline/run_eval.ts";
 export { formatPrediction, predictImages, type Prediction } from "./pipeline/predict.ts";
-export { type BundleMetadata, exportBundle } from "./export/bundle.ts";
+export { exportBundle } from "./export/bundle.ts";
+export type { BundleMetadata } from "./export/bundle_metadata.ts";
 export { type InferenceBundle, inferImages, loadBundle } from "./export/infer.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export { BUNDLE_FORMAT } from "./export/bundle.ts";
+export { BUNDLE_FORMAT } from "./export/bundle_metadata.ts";
 export type { CategoryImages } from "./data/category_images.ts";
 export type { CutPasteVariant } from "./augment/cutpaste.ts";
 export type { DensityKind } from "./eval/evaluate.ts";
@@ -74,7 +75,7 @@ export { SCHEDULES } from "./train/schedule.ts";
 export type { GaussianDensity } from "./eval/density.ts";
 export type { KdeDensity } from "./eval/density.ts";
 export type { Matrix } from "./eval/linalg.ts";
-export type { BundleFormat } from "./export/bundle.ts";
+export type { BundleFormat } from "./export/bundle_metadata.ts";
 export type { ModelRef } from "./train/model_file.ts";
 export type { TrainOptions } from "./train/trainer.ts";
 export type { GraphModel } from "./util/tensor_types.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, join } from "@std/path";
-import { BUNDLE_FILES, type BundleMetadata } from "../export/bundle.ts";
+import { BUNDLE_FILES, type BundleMetadata } from "../export/bundle_metadata.ts";
 import { type InferenceBundle, loadBundle } from "../export/infer.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";
 import { UserError } from "../util/errors.ts";

@@ -8,7 +8,7 @@ import { basename, dirname, join } from "@std/path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { buildPageAssets, type StaticAsset } from "./assets.ts";
 import { findBundleDirs, isValidModelName, type ModelSummary, summarizeBundle } from "./models.ts";
-import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "../export/bundle.ts";
+import { readBundleMetadata } from "../export/bundle_metadata.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -41,11 +41,7 @@ export async function buildStaticApp(
     if (!isValidModelName(name)) {
       throw new UserError(`bundle folder ${dir}: "${name}" is not a usable model name`, "rename the folder");
     }
-    const metaPath = join(dir, BUNDLE_FILES.metadata);
-    const metadata = JSON.parse(await Deno.readTextFile(metaPath)) as BundleMetadata;
-    if (metadata.format !== BUNDLE_FORMAT) {
-      throw new UserError(`${metaPath} is not an inference bundle of this tool`, "re-export it");
-    }
+    const metadata = await readBundleMetadata(dir);
     const shards = (await readGraphModelJson(dir)).weightsManifest.flatMap((g) => g.paths);
     const summary = summarizeBundle(name, metadata, shards);
     for (const f of summary.files) await write(join("models", name, f), await Deno.readFile(join(dir, f)));

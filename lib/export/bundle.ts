@@ -16,51 +16,14 @@ import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { LIBRARY_VERSION } from "../version.ts";
 import { UserError } from "../util/errors.ts";
 import { buildBundleOnnx, ONNX_MODEL_FILE, writeOnnxModel } from "./onnx/model_file.ts";
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  type BundleFormat,
+  type BundleMetadata,
+  writeBundleMetadata,
+} from "./bundle_metadata.ts";
 import { ONNX_OPSET } from "./onnx/export.ts";
-
-/** Files of a bundle. */
-export const BUNDLE_FILES = {
-  metadata: "metadata.json",
-  density: "density.json",
-  model: "model.json",
-  onnx: ONNX_MODEL_FILE,
-} as const;
-
-/** Which model files a bundle gets: the TensorFlow.js graph model, the ONNX model, or both. */
-export type BundleFormat = "tfjs" | "onnx" | "all";
-
-/** Identifies our bundle metadata. */
-export const BUNDLE_FORMAT = "sspcab-inference-bundle";
-
-/** What `metadata.json` holds. */
-export interface BundleMetadata {
-  /** Always {@link BUNDLE_FORMAT}. */
-  format: typeof BUNDLE_FORMAT;
-  /** Category. */
-  category: string;
-  /** Input side (images are resized to size × size). */
-  imageSize: number;
-  /** Preprocessing the caller must do before the graph, and what the graph does itself. */
-  preprocessing: { resize: string; input: string; mean: readonly number[]; std: readonly number[] };
-  /** Decision threshold (score ≥ threshold ⇒ anomalous). */
-  threshold: number;
-  /** Density kind; for `gaussian` the graph outputs `score`, for `kde` the caller scores `embedding`. */
-  density: "gaussian" | "kde";
-  /** Graph outputs. */
-  outputs: string[];
-  /** Metrics at export time. */
-  metrics: { auroc: number; step: number };
-  /** Training configuration. */
-  training: unknown;
-  /** Version of this library. */
-  libraryVersion: string;
-  /** When it was exported (ISO time). */
-  exportedAt: string;
-  /** Model files in the bundle (absent in bundles from before ONNX export: tfjs only). */
-  formats?: Array<"tfjs" | "onnx">;
-  /** The ONNX model, when exported: file, opset, input element type and graph outputs. */
-  onnx?: { file: string; opset: number; input: "float32" | "uint8"; outputs: string[] };
-}
 
 /** Export a trained model and its fitted density (from `eval`) as an inference bundle in `outDir`. */
 export async function exportBundle(
@@ -131,7 +94,7 @@ export async function exportBundle(
       formats: format === "all" ? ["tfjs", "onnx"] : [format],
       ...(onnx ? { onnx } : {}),
     };
-    await writeJsonAtomic(join(options.outDir, BUNDLE_FILES.metadata), metadata);
+    await writeBundleMetadata(options.outDir, metadata);
     return {
       dir: options.outDir,
       files: [

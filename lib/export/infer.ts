@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "@std/path";
 import { loadGraphModelFromDir } from "./bundle_io.ts";
-import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "./bundle.ts";
+import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
 import { scoreRows } from "../eval/density.ts";
 import { createMatrix } from "../eval/linalg.ts";
@@ -25,27 +25,6 @@ export interface InferenceBundle {
   metadata: BundleMetadata;
   /** The fitted density (for KDE bundles, where the graph outputs only embeddings). */
   fitted: FittedModel;
-}
-
-/** Read and check a bundle's `metadata.json`, with clear errors for a missing or foreign file. */
-export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
-  const metaPath = join(dir, BUNDLE_FILES.metadata);
-  let metadata: BundleMetadata;
-  try {
-    metadata = JSON.parse(await Deno.readTextFile(metaPath));
-  } catch (err) {
-    throw new UserError(
-      `${metaPath} is ${err instanceof Deno.errors.NotFound ? "missing" : "not valid JSON"}`,
-      "point --model_dir at a folder written by `deno task export`",
-    );
-  }
-  if (metadata.format !== BUNDLE_FORMAT) {
-    throw new UserError(
-      `${metaPath} is not an inference bundle of this tool`,
-      "re-export with `deno task export`",
-    );
-  }
-  return metadata;
 }
 
 /** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */

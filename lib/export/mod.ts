@@ -19,59 +19,12 @@
  * ```
  * @module
  */
-export {
-  BUNDLE_FILES,
-  BUNDLE_FORMAT,
-  type BundleFormat,
-  type BundleMetadata,
-  exportBundle,
-} from "./bundle.ts";
-export {
-  graphModelDirHandler,
-  loadGraphModelFromArtifacts,
-  loadGraphModelFromDir,
-  manifestByteLength,
-  MODEL_JSON_FILE,
-  readGraphModelArtifacts,
-  readGraphModelJson,
-  writeGraphModel,
-  type WrittenGraphModel,
-} from "./bundle_io.ts";
-export {
-  type AttrValue,
-  buildGraphModel,
-  foldBatchNorm,
-  GRAPH_MODEL_EXPORT_VERSION,
-  GRAPH_MODEL_FORMAT,
-  GRAPH_MODEL_WEIGHTS_FILE,
-  type GraphDensity,
-  type GraphModelArtifacts,
-  type GraphModelJson,
-  type GraphModelOptions,
-  type GraphNodeJson,
-  layer3Size,
-  type SignatureEntry,
-  type TensorShapeJson,
-  type WeightEntry,
-} from "./graph_model.ts";
-export { type InferenceBundle, inferImages, loadBundle, readBundleMetadata } from "./infer.ts";
-export {
-  createOnnxSession,
-  type ExecutionProvider,
-  inferImagesOnnx,
-  loadOnnxBundle,
-  loadOnnxRuntime,
-  type OnnxBatchOutputs,
-  type OnnxBundle,
-  ONNXRUNTIME_ADD_COMMAND,
-  ONNXRUNTIME_PACKAGE,
-  ONNXRUNTIME_VERSION,
-  type OnnxSessionOptions,
-  type OrtModule,
-  type OrtSession,
-  type OrtTensor,
-  runOnnxBatch,
-} from "./onnx_engine.ts";
+export { exportBundle } from "./bundle.ts";
+export { graphModelDirHandler, loadGraphModelFromArtifacts, loadGraphModelFromDir, manifestByteLength, MODEL_JSON_FILE, readGraphModelArtifacts, readGraphModelJson, writeGraphModel, type WrittenGraphModel } from "./bundle_io.ts";
+export { BUNDLE_FILES, BUNDLE_FORMAT, type BundleFormat, type BundleMetadata, bundleMetadataPath, readBundleMetadata, writeBundleMetadata } from "./bundle_metadata.ts";
+export { type AttrValue, buildGraphModel, foldBatchNorm, GRAPH_MODEL_EXPORT_VERSION, GRAPH_MODEL_FORMAT, GRAPH_MODEL_WEIGHTS_FILE, type GraphDensity, type GraphModelArtifacts, type GraphModelJson, type GraphModelOptions, type GraphNodeJson, layer3Size, type SignatureEntry, type TensorShapeJson, type WeightEntry } from "./graph_model.ts";
+export { type InferenceBundle, inferImages, loadBundle, scoreRgbImages } from "./infer.ts";
+export { createOnnxSession, type ExecutionProvider, inferImagesOnnx, loadOnnxBundle, loadOnnxRuntime, type OnnxBatchOutputs, type OnnxBundle, ONNXRUNTIME_ADD_COMMAND, ONNXRUNTIME_PACKAGE, ONNXRUNTIME_VERSION, type OnnxSessionOptions, type OrtModule, type OrtSession, type OrtTensor, runOnnxBatch } from "./onnx_engine.ts";
 export {
   buildOnnxModel,
   ONNX_MODEL_FILE,
@@ -87,9 +40,14 @@ export {
 
 // Types and values the API above refers to, defined in other areas.
 export type { FittedModel } from "../eval/fitted_model.ts";
+export type { GraphModel } from "../util/tensor_types.ts";
+export type { IOHandler } from "../util/tensor_types.ts";
+export type { ModelArtifacts } from "../util/tensor_types.ts";
 export type { ModelJson } from "./onnx/schema.ts";
 export type { Prediction } from "../pipeline/predict.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
+export type { RgbImage } from "../image/rgb_image.ts";
+export type { WeightsManifestConfig } from "../util/tensor_types.ts";
 export type { Density } from "../eval/density.ts";
 export type { GraphJson } from "./onnx/schema.ts";
 export type { ModelRef } from "../train/model_file.ts";
@@ -102,13 +60,10 @@ export type { NodeJson } from "./onnx/schema.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
+export type { StemConv } from "../model/stem.ts";
 export type { TensorJson } from "./onnx/schema.ts";
 export type { ValueInfoJson } from "./onnx/schema.ts";
+export type { Variable } from "../util/tensor_types.ts";
 export type { AttributeJson } from "./onnx/schema.ts";
 export type { DimJson } from "./onnx/schema.ts";
 export type { Matrix } from "../eval/linalg.ts";
-export type { GraphModel } from "../util/tensor_types.ts";
-export type { IOHandler } from "../util/tensor_types.ts";
-export type { ModelArtifacts } from "../util/tensor_types.ts";
-export type { Variable } from "../util/tensor_types.ts";
-export type { WeightsManifestConfig } from "../util/tensor_types.ts";

@@ -26,8 +26,7 @@ import { scoreRows } from "../eval/density.ts";
 import { createMatrix } from "../eval/linalg.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
-import { BUNDLE_FILES, type BundleMetadata } from "./bundle.ts";
-import { readBundleMetadata } from "./infer.ts";
+import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { ONNX_MODEL_FILE, type OnnxModelInfo, onnxModelInfo, readOnnxFile } from "./onnx/model_file.ts";
 
 /** The npm package of the engine. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { basename, resolve } from "@std/path";
-import type { BundleMetadata } from "../export/bundle.ts";
+import type { BundleMetadata } from "../export/bundle_metadata.ts";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadRgb } from "../data/images.ts";
 import { cloneRgbImage, type RgbImage } from "../image/rgb_image.ts";

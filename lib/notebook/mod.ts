@@ -137,7 +137,7 @@ export {
 export type { BackendInfo } from "../backend/mod.ts";
 export type { BackendRun } from "../pipeline/compare_backends.ts";
 export type { Batch } from "../train/batch_plan.ts";
-export type { BundleMetadata } from "../export/bundle.ts";
+export type { BundleMetadata } from "../export/bundle_metadata.ts";
 export type { CategoryEvalResult } from "../pipeline/run_eval.ts";
 export type { CategorySummaryRow } from "../data/mvtec.ts";
 export type { ComparisonRow } from "../eval/published_results.ts";
@@ -159,7 +159,7 @@ export type { StepInfo } from "../train/trainer.ts";
 export type { TrainConfig } from "../train/config.ts";
 export type { TrainHooks } from "../train/trainer.ts";
 export type { TrainResult } from "../train/trainer.ts";
-export { BUNDLE_FORMAT } from "../export/bundle.ts";
+export { BUNDLE_FORMAT } from "../export/bundle_metadata.ts";
 export type { CategoryCounts } from "../data/mvtec.ts";
 export type { CutPasteVariant } from "../augment/cutpaste.ts";
 export type { DataSource } from "../pipeline/ensure_dataset.ts";

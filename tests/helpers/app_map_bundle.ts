@@ -12,7 +12,7 @@ import {
   GRAPH_MODEL_WEIGHTS_FILE,
   type GraphModelJson,
 } from "../../lib/export/graph_model.ts";
-import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "../../lib/export/bundle.ts";
+import { BUNDLE_FILES, BUNDLE_FORMAT, type BundleMetadata } from "../../lib/export/bundle_metadata.ts";
 import { saveFittedModel } from "../../lib/eval/fitted_model.ts";
 import { fitGaussianDensity, type GaussianDensity } from "../../lib/eval/density.ts";
 import { createMatrix } from "../../lib/eval/linalg.ts";

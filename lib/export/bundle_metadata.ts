@@ -1,0 +1,103 @@
+/**
+ * A bundle's `metadata.json` and the names of a bundle's files: this module owns the format — its type, its
+ * writer and its validating reader (a wrong or missing field is named, with what to do).
+ * @module
+ */
+import { join } from "node:path";
+import { ONNX_MODEL_FILE } from "./onnx/model_file.ts";
+import { writeJsonAtomic } from "../io/atomic_write.ts";
+import {
+  arrayField,
+  fieldError,
+  type JsonSource,
+  numberField,
+  objectField,
+  readJsonFile,
+  stringField,
+} from "../io/json_fields.ts";
+
+/** Files of a bundle. */
+export const BUNDLE_FILES = {
+  metadata: "metadata.json",
+  density: "density.json",
+  model: "model.json",
+  onnx: ONNX_MODEL_FILE,
+} as const;
+
+/** Which model files a bundle gets: the TensorFlow.js graph model, the ONNX model, or both. */
+export type BundleFormat = "tfjs" | "onnx" | "all";
+
+/** Identifies our bundle metadata. */
+export const BUNDLE_FORMAT = "sspcab-inference-bundle";
+
+/** What `metadata.json` holds. */
+export interface BundleMetadata {
+  /** Always {@link BUNDLE_FORMAT}. */
+  format: typeof BUNDLE_FORMAT;
+  /** Category. */
+  category: string;
+  /** Input side (images are resized to size × size). */
+  imageSize: number;
+  /** Preprocessing the caller must do before the graph, and what the graph does itself. */
+  preprocessing: { resize: string; input: string; mean: readonly number[]; std: readonly number[] };
+  /** Decision threshold (score ≥ threshold ⇒ anomalous). */
+  threshold: number;
+  /** Density kind; for `gaussian` the graph outputs `score`, for `kde` the caller scores `embedding`. */
+  density: "gaussian" | "kde";
+  /** Graph outputs. */
+  outputs: string[];
+  /** Metrics at export time. */
+  metrics: { auroc: number; step: number };
+  /** Training configuration. */
+  training: unknown;
+  /** Version of this library. */
+  libraryVersion: string;
+  /** When it was exported (ISO time). */
+  exportedAt: string;
+  /** Model files in the bundle (absent in bundles from before ONNX export: tfjs only). */
+  formats?: Array<"tfjs" | "onnx">;
+  /** The ONNX model, when exported: file, opset, input element type and graph outputs. */
+  onnx?: { file: string; opset: number; input: "float32" | "uint8"; outputs: string[] };
+}
+
+/** Where a bundle's metadata lives. */
+export function bundleMetadataPath(dir: string): string {
+  return join(dir, BUNDLE_FILES.metadata);
+}
+
+/** Write a bundle's `metadata.json` (atomically; written last, so a complete file means a complete bundle). */
+export async function writeBundleMetadata(dir: string, metadata: BundleMetadata): Promise<void> {
+  await writeJsonAtomic(bundleMetadataPath(dir), metadata);
+}
+
+/**
+ * Read and validate the metadata of the bundle in `dir`: a missing file, invalid JSON, a foreign file or a
+ * missing / mistyped field is a `UserError` naming the file and the field.
+ */
+export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
+  const source: JsonSource = { path: bundleMetadataPath(dir), fix: "re-export the bundle with `deno task export`" };
+  const doc = objectField(
+    source,
+    await readJsonFile(source, "point --model_dir at a folder written by `deno task export`"),
+    "",
+  );
+  if (doc.format !== BUNDLE_FORMAT) {
+    throw fieldError(source, "format", `"${BUNDLE_FORMAT}" (an inference bundle of this tool)`, doc.format);
+  }
+  stringField(source, doc, "category");
+  const size = numberField(source, doc, "imageSize");
+  if (!Number.isInteger(size) || size < 1) throw fieldError(source, "imageSize", "a positive integer", size);
+  numberField(source, doc, "threshold");
+  if (doc.density !== "gaussian" && doc.density !== "kde") {
+    throw fieldError(source, "density", `"gaussian" or "kde"`, doc.density);
+  }
+  arrayField(source, doc, "outputs").forEach((o, i) => {
+    if (typeof o !== "string") throw fieldError(source, `outputs[${i}]`, "a string", o);
+  });
+  if (doc.formats !== undefined) {
+    arrayField(source, doc, "formats").forEach((f, i) => {
+      if (f !== "tfjs" && f !== "onnx") throw fieldError(source, `formats[${i}]`, `"tfjs" or "onnx"`, f);
+    });
+  }
+  return doc as unknown as BundleMetadata;
+}
