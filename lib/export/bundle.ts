@@ -12,7 +12,6 @@ import { fittedModelPath, loadFittedModel, saveFittedModel } from "../eval/fitte
 import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
 import { disposeParams } from "../model/params.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
-import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { LIBRARY_VERSION } from "../version.ts";
 import { UserError } from "../util/errors.ts";
 import { buildBundleOnnx, ONNX_MODEL_FILE, writeOnnxModel } from "./onnx/model_file.ts";

@@ -27,7 +27,6 @@ import { BN_EPS } from "../model/layers.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import { RESNET18_EMBED_DIM, RESNET18_WIDTHS } from "../model/resnet18.ts";
 import { sspcabOffsets } from "../model/sspcab.ts";
-import type { ModelJSON } from "../util/tensor_types.ts";
 
 /** Format tag of a TensorFlow.js graph model's `model.json`. */
 export const GRAPH_MODEL_FORMAT = "graph-model";

@@ -11,7 +11,7 @@
  */
 import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
 import { ENV, parseEnvNumber, readEnvRaw } from "../config/env.ts";
-import { writeJsonAtomic } from "../io/atomic_write.ts";
+import { recordReportFact } from "../io/report_facts.ts";
 
 /** The environment variables of the parameters cell, by parameter (declared in `lib/config/env.ts`). */
 export const PARAMETER_ENV = {
@@ -90,12 +90,5 @@ export function displayPath(path: string): string {
 export async function reportFact(key: string, value: string | number | boolean): Promise<void> {
   const file = ENV.reportFacts.get();
   if (!file) return;
-  let facts: Record<string, unknown> = {};
-  try {
-    facts = JSON.parse(await Deno.readTextFile(file));
-  } catch {
-    facts = {};
-  }
-  facts[key] = value;
-  await writeJsonAtomic(file, facts);
+  await recordReportFact(file, key, value);
 }

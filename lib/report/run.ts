@@ -5,6 +5,7 @@
  * notebooks plus one self-contained HTML report to `<output dir>/report/`.
  * @module
  */
+import { readReportFacts, reportFactsPath, writeReportFacts } from "../io/report_facts.ts";
 import { basename, join } from "@std/path";
 import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
@@ -150,8 +151,8 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
 
   const reportDir = join(projectPath(outputDir), "report");
   await Deno.mkdir(reportDir, { recursive: true });
-  const factsFile = join(reportDir, "facts.json");
-  await writeFileAtomic(factsFile, "{}\n");
+  const factsFile = reportFactsPath(reportDir);
+  await writeReportFacts(factsFile);
   const env = notebookEnv(params, outputDir, factsFile);
   const tmp = await Deno.makeTempDir({ prefix: "sspcab-report-" });
   const runs: NotebookRun[] = [];
@@ -203,12 +204,7 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 
-  let facts: Record<string, unknown> = {};
-  try {
-    facts = JSON.parse(await Deno.readTextFile(factsFile));
-  } catch {
-    facts = {};
-  }
+  const facts = await readReportFacts(factsFile);
   const results = await readResultTables(projectPath(outputDir), { shownDir: outputDir });
   const seconds = (performance.now() - t0) / 1000;
   const shownParams: Record<string, string> = {};
