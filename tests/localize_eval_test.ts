@@ -7,7 +7,6 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
-import { loadMask } from "../lib/data/images.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { trainCategory } from "../lib/train/trainer.ts";
@@ -16,6 +15,8 @@ import { formatLocalization, pickDefective } from "../lib/pipeline/localize_eval
 import { localizationPath, readLocalization } from "../lib/io/localization_file.ts";
 import { resizeMaskNearest } from "../lib/localize/resample.ts";
 import { UserError } from "../lib/util/errors.ts";
+import { heatmapNames, predictImages } from "../lib/pipeline/predict.ts";
+import { loadMask, loadRgb } from "../lib/data/images.ts";
 import type { ImageRecord } from "../lib/data/mvtec.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -45,7 +46,7 @@ async function setUp(): Promise<{ dir: string; data: string; models: string }> {
   await copyTree(join(data, CAT), join(data, "nomask"));
   await Deno.remove(join(data, "nomask", "ground_truth"), { recursive: true });
   const models = join(dir, "models");
-  await initBackend("cpu");
+  await initBackend("wasm");
   for (const category of [CAT, "nomask"]) {
     await trainCategory({
       ...TRAIN_DEFAULTS,
@@ -58,7 +59,7 @@ async function setUp(): Promise<{ dir: string; data: string; models: string }> {
       batchSize: 2,
       size: SIZE,
       pretrained: null,
-      backend: "cpu",
+      backend: "wasm",
     }, { hooks: { quiet: true, log: () => {} } });
   }
   return { dir, data, models };
@@ -168,7 +169,7 @@ Deno.test({
         ],
         stdout: "piped",
         stderr: "piped",
-        env: { NO_COLOR: "1", SSPCAB_BACKEND: "cpu" },
+        env: { NO_COLOR: "1", SSPCAB_BACKEND: "wasm" },
       }).output();
       const stdout = new TextDecoder().decode(out.stdout);
       assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
@@ -182,6 +183,50 @@ Deno.test({
       assertStringIncludes(stdout, "nomask: localisation skipped (its test set has no ground-truth masks)");
       // The file the CLI wrote reads back.
       assertEquals((await readLocalization(path)).method, "sspcab");
+
+      // predict --heatmap: one overlay PNG per image at the model's size, its path after the verdict line.
+      const goodDir = join(data, CAT, "test", "good");
+      const inputs = [...Deno.readDirSync(goodDir)].map((e) => join(goodDir, e.name)).sort();
+      const heatDir = join(dir, "heat");
+      const preds = await predictImages({
+        category: CAT,
+        modelDir: models,
+        inputs,
+        heatmap: { dir: heatDir },
+      });
+      for (const pr of preds) {
+        const img = await loadRgb(pr.heatmapPath!);
+        assertEquals([img.width, img.height], [SIZE, SIZE]);
+      }
+      const plain = await predictImages({ category: CAT, modelDir: models, inputs });
+      assertEquals(plain.map((x) => x.heatmapPath), inputs.map(() => undefined));
+      assertEquals(plain.map((x) => x.score), preds.map((x) => x.score));
+      const pout = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(root, "lib", "cli", "predict.ts"),
+          "--data_type",
+          CAT,
+          "--model_dir",
+          models,
+          "--img_file",
+          inputs[0],
+          "--heatmap",
+          join(dir, "heat2"),
+          "--map",
+          "gradcam",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", SSPCAB_BACKEND: "wasm" },
+      }).output();
+      const plines = new TextDecoder().decode(pout.stdout).trim().split("\n");
+      assertEquals(pout.code, 0, new TextDecoder().decode(pout.stderr));
+      assertStringIncludes(plines.at(-2)!, "image_name: ");
+      const heatPath = join(dir, "heat2", heatmapNames([inputs[0]])[0]);
+      assertEquals(plines.at(-1), `  heatmap: ${heatPath}`);
+      assert((await Deno.stat(heatPath)).isFile);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -218,6 +263,15 @@ Deno.test("readLocalization: a bad field is a UserError naming the file and the 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("heatmapNames: one name per input, unique when stems repeat", () => {
+  assertEquals(heatmapNames(["a/x.png", "b/x.jpg", "c/y.png", "d/x.png"]), [
+    "x.heatmap.png",
+    "x-2.heatmap.png",
+    "y.heatmap.png",
+    "x-3.heatmap.png",
+  ]);
 });
 
 Deno.test("pickDefective: one image per defect type first, then the rest, in test order", () => {

@@ -8,9 +8,12 @@
  * @module
  */
 import { join } from "node:path";
-import type { CategoryImages } from "../data/category_images.ts";
-import type { ImageRecord } from "../data/mvtec.ts";
-import { loadMask } from "../data/images.ts";
+import { type CategoryImages, loadCategoryImages } from "../data/category_images.ts";
+import { type ImageRecord, listCategory } from "../data/mvtec.ts";
+import { loadMask, loadRgb } from "../data/images.ts";
+import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
+import { runPaths } from "../train/config.ts";
+import { disposeParams } from "../model/params.ts";
 import type { Density } from "../eval/density.ts";
 import { DEFAULT_PRO_LIMIT, localizationMetrics } from "../eval/localization_metrics.ts";
 import { rocAuc } from "../eval/roc.ts";
@@ -27,7 +30,7 @@ import { GRADCAM_SIGMA, gradcamMaps } from "../localize/gradcam.ts";
 import { resizeMaskNearest } from "../localize/resample.ts";
 import { sspcabMaps } from "../localize/sspcab_map.ts";
 import { composeGrid, heatmapOverlay, overlayMask } from "../plot/images.ts";
-import type { TrainedModel } from "../train/model_file.ts";
+import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
 import { UserError } from "../util/errors.ts";
 
 /** `--localize` values: a map method or `none`. */
@@ -265,4 +268,101 @@ export function formatLocalization(category: string, loc: CategoryLocalization):
   }, AU-PRO@${r.pro_limit} ${r.au_pro.toFixed(4)}, F1 ${r.pixel_f1.toFixed(4)} (${
     r.seconds_per_image.toFixed(3)
   } s/image)`;
+}
+
+/** Options of {@link localizationExamples}. */
+export interface LocalizationExamplesOptions {
+  /** Category. */
+  category: string;
+  /** MVTec-layout data folder. */
+  dataDir: string;
+  /** Folder with the trained model and the density `eval` fitted. */
+  modelDir: string;
+  /** Methods to compare (default sspcab and gradcam; sspcab is left out for a model without the block). */
+  methods?: readonly ("sspcab" | "gradcam")[];
+  /** Defective test images to show (default 4). */
+  n?: number;
+  /** Decompression-bomb limit. */
+  maxPixels?: number;
+}
+
+/** A few defective test images with their maps (and masks), and the metrics when the data has masks. */
+export interface LocalizationExamples {
+  /** Category. */
+  category: string;
+  /** The shown test images' records. */
+  records: ImageRecord[];
+  /** The shown images at the model's size. */
+  images: RgbImage[];
+  /** Their masks at the model's size (0/1), or `null` when the data has no masks. */
+  masks: Uint8Array[] | null;
+  /** Per method, the shown images' maps. */
+  maps: { method: LocalizationMethod; maps: Float32Array[] }[];
+  /** Per method, the whole test set's metrics (written as by `eval --localize`); `null` without masks. */
+  metrics: LocalizationFile[] | null;
+}
+
+/**
+ * Maps of a few defective test images by each method, for a notebook view; when the category has masks,
+ * also each method's metrics over the whole test set (via {@link localizeCategory}, which writes the results
+ * file as `eval --localize` does). Needs the model and the Gaussian density `eval` fitted on it.
+ */
+export async function localizationExamples(
+  options: LocalizationExamplesOptions,
+): Promise<LocalizationExamples> {
+  const { category, modelDir, dataDir } = options;
+  const densityPath = fittedModelPath(modelDir, category);
+  const fitted = await loadFittedModel(densityPath);
+  const model = await loadTrainedModel(runPaths({ category, modelDir, logDir: "" }).best, {
+    fallback: { category, size: fitted.imageSize },
+  });
+  try {
+    checkDensityMatchesModel(densityPath, fitted.model, model);
+    const size = model.config.size;
+    const methods = (options.methods ?? ["sspcab", "gradcam"]).filter((m) =>
+      m !== "sspcab" || model.config.sspcab
+    );
+    const testRecords = (await listCategory(dataDir, category)).filter((r) => r.split === "test");
+    const picked = pickDefective(testRecords, options.n ?? 4);
+    const records = picked.map((i) => testRecords[i]);
+    const allMasks = await testMasks(testRecords, size, options.maxPixels);
+    const images = await Promise.all(
+      records.map((r) => loadRgb(r.path, size, { maxPixels: options.maxPixels })),
+    );
+    const maps = [];
+    for (const method of methods) {
+      const none: CategoryImages = { category, trainRecords: [], train: [], testRecords: [], test: [] };
+      const input = { method, model, data: none, density: fitted.density, modelDir };
+      maps.push({ method, maps: images.length ? (await methodMaps(input, images)).maps : [] });
+    }
+    let metrics: LocalizationFile[] | null = null;
+    if (allMasks) {
+      const data = await loadCategoryImages(dataDir, category, size, {
+        quiet: true,
+        maxPixels: options.maxPixels,
+      });
+      metrics = [];
+      for (const method of methods) {
+        const loc = await localizeCategory({
+          method,
+          model,
+          data,
+          density: fitted.density,
+          modelDir,
+          maxPixels: options.maxPixels,
+        });
+        if (loc.status === "done") metrics.push(loc.result);
+      }
+    }
+    return {
+      category,
+      records,
+      images,
+      masks: allMasks ? picked.map((i) => allMasks[i]) : null,
+      maps,
+      metrics,
+    };
+  } finally {
+    disposeParams(model.net.params);
+  }
 }
