@@ -11,7 +11,9 @@ import { initBackend } from "../lib/backend/mod.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { trainCategory } from "../lib/train/trainer.ts";
 import { evaluateCategories, plotDir } from "../lib/pipeline/run_eval.ts";
-import { formatLocalization, pickDefective } from "../lib/pipeline/localize_eval.ts";
+import { formatLocalization, localizationExamples, pickDefective } from "../lib/pipeline/localize_eval.ts";
+import { localizationGallery } from "../lib/notebook/eval_view.ts";
+import { bundleOf } from "../lib/notebook/display.ts";
 import { localizationPath, readLocalization } from "../lib/io/localization_file.ts";
 import { resizeMaskNearest } from "../lib/localize/resample.ts";
 import { UserError } from "../lib/util/errors.ts";
@@ -183,6 +185,25 @@ Deno.test({
       assertStringIncludes(stdout, "nomask: localisation skipped (its test set has no ground-truth masks)");
       // The file the CLI wrote reads back.
       assertEquals((await readLocalization(path)).method, "sspcab");
+
+      // The notebook's examples: with masks, the shown images' masks and both methods' test-set metrics;
+      // without masks, the maps alone. And the view says which.
+      const ex = await localizationExamples({ category: CAT, dataDir: data, modelDir: models, n: 2 });
+      assertEquals(ex.images.length, 2);
+      assertEquals(ex.records.map((r) => r.label), [1, 1]);
+      assertEquals(ex.maps.map((m) => m.method), ["sspcab", "gradcam"]);
+      for (const m of ex.maps) assertEquals(m.maps.map((x) => x.length), [SIZE * SIZE, SIZE * SIZE]);
+      assertEquals(ex.masks!.map((m) => m.some((v) => v === 1)), [true, true]);
+      assertEquals(ex.metrics!.map((m) => [m.method, m.n_images]), [["sspcab", 4], ["gradcam", 4]]);
+      const view = bundleOf(await localizationGallery(ex));
+      assertStringIncludes(view["text/html"], "data:image/png;base64,");
+      assertStringIncludes(view["text/html"], "AU-PRO@0.3");
+      assertStringIncludes(view["text/plain"], "gradcam: pixel AUROC ");
+      const exNo = await localizationExamples({ category: "nomask", dataDir: data, modelDir: models });
+      assertEquals([exNo.masks, exNo.metrics, exNo.images.length], [null, null, 2]);
+      const viewNo = bundleOf(await localizationGallery(exNo));
+      assertStringIncludes(viewNo["text/plain"], "no ground-truth masks");
+      assert(!viewNo["text/html"].includes("AU-PRO"));
 
       // predict --heatmap: one overlay PNG per image at the model's size, its path after the verdict line.
       const goodDir = join(data, CAT, "test", "good");
