@@ -150,6 +150,18 @@ Deno.test({
       );
       assertStringIncludes(err.message, "--patch_size");
 
+      const kde = await assertRejects(
+        () =>
+          evaluateCategories({
+            ...base(data, models),
+            density: "kde",
+            categories: [CAT],
+            localize: "gradcam",
+          }),
+        UserError,
+      );
+      assertStringIncludes(kde.message, "--density gaussian");
+
       // Without --localize nothing changes: no localisation result.
       const [n] = await evaluateCategories({ ...base(data, models), categories: [CAT] });
       assertEquals(n.localization, undefined);

@@ -21,6 +21,7 @@ import { savePng } from "../plot/png.ts";
 import { scoresPath, writeScores } from "../io/scores_file.ts";
 import { perfCsvPath, writePerfCsv } from "../io/perf_csv.ts";
 import { createProgress } from "../util/progress.ts";
+import { UserError } from "../util/errors.ts";
 import type { LocalizationMethod } from "../io/localization_file.ts";
 import {
   type CategoryLocalization,
@@ -87,6 +88,12 @@ function stack(a: Matrix, b: Matrix): Matrix {
 
 /** Evaluate each category (see the module doc) and write `models_perf.csv`. */
 export async function evaluateCategories(options: EvalOptions): Promise<CategoryEvalResult[]> {
+  if (options.localize === "gradcam" && options.density !== "gaussian") {
+    throw new UserError(
+      `--localize gradcam needs the Gaussian density (the gradient of the Mahalanobis score), not "${options.density}"`,
+      "evaluate with --density gaussian, or use --localize sspcab",
+    );
+  }
   const results: CategoryEvalResult[] = [];
   for (const category of options.categories) {
     const paths = runPaths({ category, modelDir: options.modelDir, logDir: "" });
