@@ -320,3 +320,44 @@ Deno.test("pickDefective: one image per defect type first, then the rest, in tes
   assertEquals(pickDefective(records, 4), [1, 2, 3, 6]);
   assertEquals(pickDefective(records, 10), [1, 2, 3, 5, 6]);
 });
+
+Deno.test({
+  name: "eval --localize patch: a model trained with patchSize gives patch maps and metrics",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sspcab_localize_patch_" });
+    try {
+      const data = join(dir, "data");
+      await generateSyntheticDataset(data, {
+        categories: [CAT],
+        size: SIZE,
+        trainCount: 2,
+        testGoodCount: 1,
+        testBadCount: 1,
+      });
+      await initBackend("wasm");
+      const models = join(dir, "models");
+      await trainCategory({
+        ...TRAIN_DEFAULTS,
+        category: CAT,
+        dataDir: data,
+        modelDir: models,
+        logDir: join(dir, "logs"),
+        epochs: 2,
+        testEpochs: 0,
+        batchSize: 2,
+        size: SIZE,
+        pretrained: null,
+        backend: "wasm",
+        patchSize: 40,
+      }, { hooks: { quiet: true, log: () => {} } });
+      const [r] = await evaluateCategories({ ...base(data, models), categories: [CAT], localize: "patch" });
+      assert(r.localization?.status === "done");
+      const back = await readLocalization(localizationPath(models, CAT));
+      assertEquals([back.method, back.options.patch_size, back.n_images], ["patch", 40, 3]);
+      for (const v of [back.pixel_auroc, back.au_pro, back.pixel_f1]) assert(v >= 0 && v <= 1);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
