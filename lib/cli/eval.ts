@@ -1,7 +1,8 @@
 /**
  * `deno task eval` — evaluate trained models: Gaussian (Ledoit–Wolf) or KDE density on L2-normalised
  * embeddings, ROC AUC, Youden threshold; writes `models_perf.csv`, the fitted densities and (with
- * `--save_plots`) ROC, t-SNE and score-histogram PNGs.
+ * `--save_plots`) ROC, t-SNE and score-histogram PNGs. `--localize sspcab|gradcam|patch` also computes
+ * anomaly maps of the test images and their pixel-level metrics where the data has ground-truth masks.
  * @module
  */
 import {
@@ -21,6 +22,7 @@ import { DENSITY_KINDS } from "../eval/evaluate.ts";
 import { evaluateCategories, plotDir } from "../pipeline/run_eval.ts";
 import { perfCsvPath } from "../io/perf_csv.ts";
 import { CUTPASTE_VARIANTS } from "../augment/cutpaste.ts";
+import { formatLocalization, LOCALIZE_CHOICES, localizeMethod } from "../pipeline/localize_eval.ts";
 
 const SUMMARY = "Evaluate trained models (image AUROC) and fit the density used by predict/export.";
 
@@ -38,6 +40,12 @@ const FLAGS = defineFlags({
   density: { type: "string", default: "gaussian", choices: DENSITY_KINDS, help: "density estimator" },
   save_plots: { type: "boolean", default: false, help: "write roc_plot.png, tsne.png, score_hist.png" },
   batch_size: { type: "number", default: 32, help: "embedding batch size" },
+  localize: {
+    type: "string",
+    default: "none",
+    choices: LOCALIZE_CHOICES,
+    help: "anomaly maps + pixel AUROC, AU-PRO, F1 (patch: models trained with --patch_size)",
+  },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
@@ -63,6 +71,7 @@ if (import.meta.main) {
       savePlots: flags.save_plots,
       batchSize: flags.batch_size,
       fallback,
+      localize: localizeMethod(flags.localize) ?? undefined,
     });
     for (const r of results) {
       console.log(
@@ -70,6 +79,7 @@ if (import.meta.main) {
           r.threshold.toFixed(4)
         } (${r.nTest} test images)`,
       );
+      if (r.localization) console.log(formatLocalization(r.category, r.localization));
       if (flags.save_plots) console.log(`  plots: ${plotDir(modelDir, r.category)}`);
     }
     const mean = results.reduce((s, r) => s + r.auroc, 0) / results.length;

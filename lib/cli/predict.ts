@@ -1,6 +1,7 @@
 /**
  * `deno task predict` — is this image normal or anomalous? One line per image with its score and the
- * threshold. Accepts several files or a folder.
+ * threshold. Accepts several files or a folder. `--heatmap DIR` also writes an anomaly-map overlay PNG per
+ * image (`--map sspcab|gradcam`) and prints its path on the line after the verdict.
  * @module
  */
 import {
@@ -13,7 +14,7 @@ import {
 } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { formatPrediction, predictImages } from "../pipeline/predict.ts";
+import { formatPrediction, HEATMAP_MAPS, predictImages } from "../pipeline/predict.ts";
 
 const SUMMARY = "Predict whether images are normal or anomalous with a trained, evaluated model.";
 
@@ -22,6 +23,8 @@ const FLAGS = defineFlags({
   img_file: { type: "string", aliases: ["img_path"], help: "image file or folder (more may follow)" },
   model_dir: MODEL_DIR_FLAG,
   batch_size: { type: "number", default: 16, help: "images per forward pass" },
+  heatmap: { type: "string", help: "also write an anomaly-map overlay PNG per image into this folder" },
+  map: { type: "string", default: "sspcab", choices: HEATMAP_MAPS, help: "the map --heatmap draws" },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
@@ -39,7 +42,11 @@ if (import.meta.main) {
       modelDir: flags.model_dir,
       inputs,
       batchSize: flags.batch_size,
+      ...(flags.heatmap ? { heatmap: { dir: flags.heatmap, map: flags.map } } : {}),
     });
-    for (const p of predictions) console.log(formatPrediction(p));
+    for (const p of predictions) {
+      console.log(formatPrediction(p));
+      if (p.heatmapPath) console.log(`  heatmap: ${p.heatmapPath}`);
+    }
   });
 }

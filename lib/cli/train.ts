@@ -61,6 +61,10 @@ export const TRAIN_FLAGS = defineFlags({
     default: D.sspcabLambda,
     help: "weight of SSPCAB's MSE in the loss",
   },
+  patch_size: {
+    type: "number",
+    help: "patch-level training: random N×N crops, CutPaste inside the crop (for eval --localize patch)",
+  },
   resume: { type: "boolean", default: false, help: "continue from the last checkpoint" },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
@@ -103,6 +107,7 @@ export function trainConfigFromFlags(flags: TrainFlags, category: string): Train
     sspcabLambda: flags.sspcab_lambda,
     datasetLength: D.datasetLength,
     backend: flags.backend,
+    patchSize: flags.patch_size === undefined ? null : positiveInt("patch_size", flags.patch_size),
   };
 }
 

@@ -24,7 +24,9 @@ import {
   type PngDisplay,
   type TableCell,
 } from "./display.ts";
-import { composeGrid, type GridCell, overlayMask } from "../plot/images.ts";
+import { composeGrid, type GridCell, heatmapOverlay, overlayMask } from "../plot/images.ts";
+import type { LocalizationFile } from "../io/localization_file.ts";
+import type { RgbImage } from "../image/rgb_image.ts";
 import { recordedPath, shownPath } from "./run_dirs.ts";
 
 export type { ScoredImage, ScoresFile } from "../io/scores_file.ts";
@@ -309,4 +311,89 @@ export function oursLabel(info: RunInfo | null, dataLabel: string): string {
   if (!info) return `ours (${dataLabel})`;
   const init = info.config.pretrained ? "ImageNet init" : "from scratch";
   return `ours: ${info.steps} steps ${init}, ${info.config.size} px, ${dataLabel}`;
+}
+
+/** What {@link localizationGallery} shows: images, their masks (or none) and maps, metrics when known. */
+export interface LocalizationGalleryInput {
+  /** Category. */
+  category: string;
+  /** The images' records (for captions: defect type and file name). */
+  records: readonly { path: string; defectType: string }[];
+  /** The images, all the maps' size. */
+  images: readonly RgbImage[];
+  /** 0/1 (or 0/255) masks of the images, or `null` when the data has no masks. */
+  masks: readonly ArrayLike<number>[] | null;
+  /** Per method, one map per image. */
+  maps: readonly { method: string; maps: readonly ArrayLike<number>[] }[];
+  /** Per method, the test set's metrics, or `null` (no masks). */
+  metrics: readonly LocalizationFile[] | null;
+}
+
+/**
+ * "Where is the defect?": one row per image — the image, its ground truth in red (when the data has masks),
+ * then each method's map as an inferno overlay (each method on one colour scale over the images shown) —
+ * and, when masks exist, a table of each method's pixel AUROC, AU-PRO@0.3, pixel F1 and image AUROC of the
+ * map maxima. Without masks it says so.
+ */
+export async function localizationGallery(input: LocalizationGalleryInput): Promise<Displayable> {
+  if (input.images.length === 0) {
+    const note = `${input.category}: no defective test images to localise.`;
+    return html(`<p>${escapeHtml(note)}</p>`, note);
+  }
+  const ranges = input.maps.map(({ maps }) => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const m of maps) {
+      for (let i = 0; i < m.length; i++) (min = Math.min(min, m[i])), (max = Math.max(max, m[i]));
+    }
+    return { min, max };
+  });
+  const rows: GridCell[][] = input.images.map((image, i) => {
+    const rec = input.records[i];
+    const row: GridCell[] = [{ image, caption: `${rec.defectType} ${basename(rec.path)}` }];
+    const mask = input.masks?.[i];
+    if (mask) {
+      const data = Uint8Array.from(mask, (v) => (v ? 255 : 0));
+      row.push({
+        image: overlayMask(image, { width: image.width, height: image.height, data }),
+        caption: "ground truth",
+      });
+    }
+    input.maps.forEach(({ method, maps }, k) =>
+      row.push({ image: heatmapOverlay(image, maps[i], ranges[k]), caption: method })
+    );
+    return row;
+  });
+  const bytes = await composeGrid(rows, { title: `Where is the defect? ${input.category}` });
+  const note = input.masks
+    ? `${input.images.length} defective test images: the image, its ground-truth mask (red), and each method's ` +
+      `anomaly map (inferno: dark = normal, bright = anomalous).`
+    : `This data has no ground-truth masks, so the maps are shown without them and no pixel metrics can be ` +
+      `computed (${input.images.length} defective test images; inferno: dark = normal, bright = anomalous).`;
+  const img = `<img src="data:image/png;base64,${encodeBase64(bytes)}" alt="${escapeHtml(note)}">`;
+  let table = "";
+  let plain = note;
+  if (input.metrics?.length) {
+    const f = (v: number) => v.toFixed(4);
+    table = htmlTable(
+      ["method", "pixel AUROC", "AU-PRO@0.3", "pixel F1-max", "image AUROC (map max)", "s / image", "images"],
+      input.metrics.map((
+        m,
+      ) => [
+        m.method,
+        f(m.pixel_auroc),
+        f(m.au_pro),
+        f(m.pixel_f1),
+        f(m.image_auroc_of_max),
+        m.seconds_per_image.toFixed(3),
+        m.n_images,
+      ]),
+      { align: ["left", "right", "right", "right", "right", "right", "right"] },
+    );
+    plain += "\n" +
+      input.metrics.map((m) =>
+        `${m.method}: pixel AUROC ${f(m.pixel_auroc)}, AU-PRO@0.3 ${f(m.au_pro)}, F1 ${f(m.pixel_f1)}`
+      ).join("\n");
+  }
+  return html(`<p>${escapeHtml(note)}</p>${img}${table}`, plain);
 }

@@ -25,7 +25,23 @@ export {
   pickCategory,
   syntheticOptions,
 } from "./ensure_dataset.ts";
-export { formatPrediction, predictImages, type Prediction } from "./predict.ts";
+export {
+  formatPrediction,
+  HEATMAP_MAPS,
+  type HeatmapMap,
+  heatmapNames,
+  predictImages,
+  type Prediction,
+  type PredictOptions,
+} from "./predict.ts";
+export {
+  type CategoryLocalization,
+  formatLocalization,
+  LOCALIZE_CHOICES,
+  type LocalizeChoice,
+  localizeMethod,
+  type MapFunction,
+} from "./localize_eval.ts";
 export { type CategoryEvalResult, type EvalOptions, evaluateCategories, plotDir } from "./run_eval.ts";
 export { type PipelineOptions, type PipelineStep, runPipeline } from "./run_pipeline.ts";
 
@@ -40,3 +56,7 @@ export type { OptimizerName } from "../train/optimizer.ts";
 export type { ScheduleName } from "../train/schedule.ts";
 export { OPTIMIZERS } from "../train/optimizer.ts";
 export { SCHEDULES } from "../train/schedule.ts";
+export type { LocalizationFile, LocalizationMethod } from "../io/localization_file.ts";
+export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
+export type { ImageRecord } from "../data/mvtec.ts";
+export type { RgbImage } from "../image/rgb_image.ts";

@@ -2,6 +2,8 @@
  * `eval` over categories: for each trained model, embed train/good and test images, fit the density, score,
  * compute ROC AUC and the Youden threshold; write the fitted density (reused by predict and export), the
  * per-image scores, the ROC and t-SNE plots, and the per-category CSV with a mean row (`models_perf.csv`).
+ * With `localize`, also the localisation metrics of each category that has ground-truth masks (see
+ * `localize_eval.ts`).
  * @module
  */
 import { join } from "node:path";
@@ -19,6 +21,14 @@ import { savePng } from "../plot/png.ts";
 import { scoresPath, writeScores } from "../io/scores_file.ts";
 import { perfCsvPath, writePerfCsv } from "../io/perf_csv.ts";
 import { createProgress } from "../util/progress.ts";
+import { UserError } from "../util/errors.ts";
+import type { LocalizationMethod } from "../io/localization_file.ts";
+import {
+  type CategoryLocalization,
+  checkLocalizeModel,
+  localizeCategory,
+  type MapFunction,
+} from "./localize_eval.ts";
 
 /** Options of {@link evaluateCategories}. */
 export interface EvalOptions {
@@ -40,6 +50,10 @@ export interface EvalOptions {
   quiet?: boolean;
   /** Decompression-bomb limit when loading images (default `DEFAULT_MAX_PIXELS`). */
   maxPixels?: number;
+  /** Localisation map method; absent = no localisation (the default). */
+  localize?: LocalizationMethod;
+  /** Maps to use instead of the method's (tests; see `MapFunction`). */
+  mapFunction?: MapFunction;
 }
 
 /** One category's evaluation result. */
@@ -56,6 +70,8 @@ export interface CategoryEvalResult {
   nTest: number;
   /** Files written. */
   files: string[];
+  /** What localisation did, when it was asked for. */
+  localization?: CategoryLocalization;
 }
 
 /** Folder of a category's evaluation plots. */
@@ -72,11 +88,18 @@ function stack(a: Matrix, b: Matrix): Matrix {
 
 /** Evaluate each category (see the module doc) and write `models_perf.csv`. */
 export async function evaluateCategories(options: EvalOptions): Promise<CategoryEvalResult[]> {
+  if (options.localize === "gradcam" && options.density !== "gaussian") {
+    throw new UserError(
+      `--localize gradcam needs the Gaussian density (the gradient of the Mahalanobis score), not "${options.density}"`,
+      "evaluate with --density gaussian, or use --localize sspcab",
+    );
+  }
   const results: CategoryEvalResult[] = [];
   for (const category of options.categories) {
     const paths = runPaths({ category, modelDir: options.modelDir, logDir: "" });
     const model = await loadTrainedModel(paths.best, { fallback: { ...options.fallback, category } });
     try {
+      if (options.localize) checkLocalizeModel(options.localize, model);
       const data = await loadCategoryImages(options.dataDir, category, model.config.size, {
         quiet: options.quiet,
         maxPixels: options.maxPixels,
@@ -152,6 +175,20 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
           ),
         );
       }
+      let localization: CategoryLocalization | undefined;
+      if (options.localize) {
+        localization = await localizeCategory({
+          method: options.localize,
+          model,
+          data,
+          density: ev.density,
+          modelDir: options.modelDir,
+          plotDir: options.savePlots ? plotDir(options.modelDir, category) : undefined,
+          maxPixels: options.maxPixels,
+          mapFunction: options.mapFunction,
+        });
+        if (localization.status === "done") files.push(...localization.files);
+      }
       results.push({
         category,
         auroc: ev.auroc,
@@ -159,6 +196,7 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
         nTrain: data.train.length,
         nTest: data.test.length,
         files,
+        ...(localization ? { localization } : {}),
       });
     } finally {
       disposeParams(model.net.params);

@@ -243,3 +243,84 @@ export async function composeGrid(rows: GridCell[][], options: GridOptions = {})
     .toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
+
+/**
+ * Control points of the 'inferno' colour map (perceptually uniform, dark → bright: black, purple, red,
+ * orange, pale yellow) at t = 0, 0.125, …, 1; {@link heatColor} interpolates linearly between them.
+ */
+export const INFERNO_STOPS: readonly Rgb[] = [
+  [0, 0, 4],
+  [31, 12, 72],
+  [85, 15, 109],
+  [136, 34, 106],
+  [186, 54, 85],
+  [227, 89, 51],
+  [249, 140, 10],
+  [249, 201, 50],
+  [252, 255, 164],
+];
+
+/** The inferno colour of `t` in [0, 1] (clamped; NaN counts as 0). */
+export function heatColor(t: number): Rgb {
+  const v = Number.isFinite(t) ? Math.min(1, Math.max(0, t)) : 0;
+  const pos = v * (INFERNO_STOPS.length - 1);
+  const i = Math.min(INFERNO_STOPS.length - 2, Math.floor(pos));
+  const f = pos - i;
+  const a = INFERNO_STOPS[i];
+  const b = INFERNO_STOPS[i + 1];
+  return [
+    Math.round(a[0] + f * (b[0] - a[0])),
+    Math.round(a[1] + f * (b[1] - a[1])),
+    Math.round(a[2] + f * (b[2] - a[2])),
+  ];
+}
+
+/** Options of {@link heatmapOverlay}. */
+export interface HeatmapOverlayOptions {
+  /** Opacity of the colour map over the image, 0–1 (default 0.5). */
+  alpha?: number;
+  /** Map value shown as the darkest colour (default: the map's minimum). */
+  min?: number;
+  /** Map value shown as the brightest colour (default: the map's maximum). */
+  max?: number;
+}
+
+/**
+ * An anomaly map (`image.height × image.width`, row-major) drawn over the image: each value scaled to
+ * [0, 1] between `min` and `max` (default the map's own range; a constant map is all dark), coloured with
+ * {@link heatColor} and alpha-blended, `out = (1 − α)·image + α·colour`. With `alpha` 1 the result is the
+ * colour map alone. The input is not modified.
+ */
+export function heatmapOverlay(
+  image: RgbImage,
+  map: ArrayLike<number>,
+  options: HeatmapOverlayOptions = {},
+): RgbImage {
+  const n = image.width * image.height;
+  if (map.length !== n) {
+    throw new RangeError(
+      `heatmapOverlay: the map has ${map.length} values but the image is ${image.width}×${image.height}`,
+    );
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let p = 0; p < n; p++) {
+    const v = map[p];
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  lo = options.min ?? lo;
+  hi = options.max ?? hi;
+  const span = hi > lo ? hi - lo : 0;
+  const alpha = Math.min(1, Math.max(0, options.alpha ?? 0.5));
+  const out = cloneRgbImage(image);
+  const d = out.data;
+  for (let p = 0; p < n; p++) {
+    const c = heatColor(span > 0 ? (map[p] - lo) / span : 0);
+    for (let k = 0; k < 3; k++) {
+      d[3 * p + k] = Math.round((1 - alpha) * d[3 * p + k] + alpha * c[k]);
+    }
+  }
+  return out;
+}
