@@ -15,8 +15,49 @@
  * ```
  * @module
  */
-export { adjustBrightness, adjustContrast, adjustHue, adjustSaturation, applyJitter, applyJitterInPlace, colorJitter, DEFAULT_JITTER, drawJitter, grayMean, type JitterDraw, type JitterOp, type JitterParams, pilLuma } from "./color_jitter.ts";
-export { type AugmentedItem, augmentForVariant, type AugmentOptions, augmentTrainingItem, cropRgb, cutPaste3Way, CUTPASTE_NORMAL_DEFAULTS, CUTPASTE_SCAR_DEFAULTS, CUTPASTE_VARIANTS, type CutPasteBox, cutPasteNormal, type CutPasteNormalOptions, type CutPasteNormalParams, type CutPasteOptions, type CutPasteResult, cutPasteScar, type CutPasteScarOptions, type CutPasteScarParams, type CutPasteTriple, cutPasteUnion, type CutPasteVariant, rotatedCanvasSize, type RotatedPatch, rotatePatch, variantClassCount } from "./cutpaste.ts";
+export {
+  adjustBrightness,
+  adjustContrast,
+  adjustHue,
+  adjustSaturation,
+  applyJitter,
+  applyJitterInPlace,
+  colorJitter,
+  DEFAULT_JITTER,
+  drawJitter,
+  grayMean,
+  type JitterDraw,
+  type JitterOp,
+  type JitterParams,
+  pilLuma,
+} from "./color_jitter.ts";
+export {
+  type AugmentedItem,
+  augmentForVariant,
+  type AugmentOptions,
+  augmentTrainingItem,
+  cropRgb,
+  cutPaste3Way,
+  CUTPASTE_NORMAL_DEFAULTS,
+  CUTPASTE_SCAR_DEFAULTS,
+  CUTPASTE_VARIANTS,
+  type CutPasteBox,
+  cutPasteNormal,
+  type CutPasteNormalOptions,
+  type CutPasteNormalParams,
+  type CutPasteOptions,
+  type CutPasteResult,
+  cutPasteScar,
+  type CutPasteScarOptions,
+  type CutPasteScarParams,
+  type CutPasteTriple,
+  cutPasteUnion,
+  type CutPasteVariant,
+  rotatedCanvasSize,
+  type RotatedPatch,
+  rotatePatch,
+  variantClassCount,
+} from "./cutpaste.ts";
 export { randomSquareCrop } from "./patch_crop.ts";
 
 // Types and values the API above refers to, defined in other areas.

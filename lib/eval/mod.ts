@@ -18,15 +18,117 @@
  * @module
  */
 export { type ComponentLabels, labelComponents } from "./connected_components.ts";
-export { type Density, DENSITY_FORMAT, DENSITY_FORMAT_VERSION, densityFromJson, type DensityJson, densityToJson, type FitDensityOptions, fitGaussianDensity, fitKde, type GaussianDensity, type GaussianDensityJson, type KdeDensity, type KdeDensityJson, kdeLogDensity, kdeScores, l2NormalizeRows, ledoitWolf, ledoitWolfShrinkage, mahalanobisScores, scoreRows } from "./density.ts";
+export {
+  type Density,
+  DENSITY_FORMAT,
+  DENSITY_FORMAT_VERSION,
+  densityFromJson,
+  type DensityJson,
+  densityToJson,
+  type FitDensityOptions,
+  fitGaussianDensity,
+  fitKde,
+  type GaussianDensity,
+  type GaussianDensityJson,
+  type KdeDensity,
+  type KdeDensityJson,
+  kdeLogDensity,
+  kdeScores,
+  l2NormalizeRows,
+  ledoitWolf,
+  ledoitWolfShrinkage,
+  mahalanobisScores,
+  scoreRows,
+} from "./density.ts";
 export { embedImages } from "./embed.ts";
-export { decisionThreshold, DENSITY_KINDS, type DensityKind, evaluateEmbeddings, evaluateNet, type Evaluation, NON_FINITE_EMBEDDINGS } from "./evaluate.ts";
-export { FITTED_FORMAT, type FittedModel, fittedModelPath, loadFittedModel, saveFittedModel } from "./fitted_model.ts";
-export { asMatrix, cholesky, choleskyInverse, columnMean, covariance, createMatrix, dot, EPSILON, fromRows, gram, identity, isMatrix, matMul, type Matrix, type MatrixLike, matVec, pinvh, quadraticForm, row, squaredDistances, subtractRowVector, symmetricEigen, type SymmetricEigen, symmetricInverse, toRows, transpose } from "./linalg.ts";
-export { auPro, auProFromCurve, DEFAULT_PRO_LIMIT, type LocalizationInput, localizationMetrics, type LocalizationMetrics, type LocalizationMetricsOptions, mapMaxima, pixelAuroc, pixelF1Max, type ProCurve, radixArgsort } from "./localization_metrics.ts";
-export { compareWithPublished, type ComparisonRow, type OurResult, PUBLISHED_AUROC, PUBLISHED_MEAN, PUBLISHED_SOURCES, type PublishedKey, type PublishedRow, type PublishedSource } from "./published_results.ts";
-export { rocAuc, rocCurve, type RocCurve, type RocOptions, trapezoidArea, youdenPoint, type YoudenPoint, youdenThreshold } from "./roc.ts";
-export { conditionalProbabilities, jointProbabilities, pcaScores, trustworthiness, tsne, type TsneOptions, type TsneResult } from "./tsne.ts";
+export {
+  decisionThreshold,
+  DENSITY_KINDS,
+  type DensityKind,
+  evaluateEmbeddings,
+  evaluateNet,
+  type Evaluation,
+  NON_FINITE_EMBEDDINGS,
+} from "./evaluate.ts";
+export {
+  FITTED_FORMAT,
+  type FittedModel,
+  fittedModelPath,
+  loadFittedModel,
+  saveFittedModel,
+} from "./fitted_model.ts";
+export {
+  asMatrix,
+  cholesky,
+  choleskyInverse,
+  columnMean,
+  covariance,
+  createMatrix,
+  dot,
+  EPSILON,
+  fromRows,
+  gram,
+  identity,
+  isMatrix,
+  matMul,
+  type Matrix,
+  type MatrixLike,
+  matVec,
+  pinvh,
+  quadraticForm,
+  row,
+  squaredDistances,
+  subtractRowVector,
+  type SymmetricEigen,
+  symmetricEigen,
+  symmetricInverse,
+  toRows,
+  transpose,
+} from "./linalg.ts";
+export {
+  auPro,
+  auProFromCurve,
+  DEFAULT_PRO_LIMIT,
+  type LocalizationInput,
+  type LocalizationMetrics,
+  localizationMetrics,
+  type LocalizationMetricsOptions,
+  mapMaxima,
+  pixelAuroc,
+  pixelF1Max,
+  type ProCurve,
+  radixArgsort,
+} from "./localization_metrics.ts";
+export {
+  compareWithPublished,
+  type ComparisonRow,
+  type OurResult,
+  PUBLISHED_AUROC,
+  PUBLISHED_MEAN,
+  PUBLISHED_SOURCES,
+  type PublishedKey,
+  type PublishedRow,
+  type PublishedSource,
+} from "./published_results.ts";
+export {
+  rocAuc,
+  type RocCurve,
+  rocCurve,
+  type RocOptions,
+  trapezoidArea,
+  type YoudenPoint,
+  youdenPoint,
+  youdenThreshold,
+} from "./roc.ts";
+export {
+  conditionalProbabilities,
+  jointProbabilities,
+  pcaScores,
+  trustworthiness,
+  tsne,
+  type TsneOptions,
+  type TsneResult,
+} from "./tsne.ts";
 
 // Types and values the API above refers to, defined in other areas.
 export type { ModelRef } from "../train/model_file.ts";
@@ -41,3 +143,4 @@ export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
 export type { Variable } from "../util/tensor_types.ts";
+export type { StemConv } from "../model/stem.ts";

@@ -14,14 +14,80 @@
  * ```
  * @module
  */
-export { appendTextFile, createFileExclusive, denoFsWriter, formatBytes, freeBytes, type FsWriter, getFsWriter, removeStaleTempFiles, setFsWriter, toWriteFailure, WriteFailure, writeFileAtomic, writeJsonAtomic, type WriteOptions, type WriteProblem, writeProblemOf } from "./atomic_write.ts";
-export { arrayField, fieldError, type JsonSource, numberField, objectField, readJsonFile, stringField } from "./json_fields.ts";
-export { formatPerfCsv, parsePerfCsv, PERF_CSV_COLUMNS, perfCsvPath, type PerfEntry, type PerfRow, readPerfCsv, writePerfCsv } from "./perf_csv.ts";
+export {
+  appendTextFile,
+  createFileExclusive,
+  denoFsWriter,
+  formatBytes,
+  freeBytes,
+  type FsWriter,
+  getFsWriter,
+  removeStaleTempFiles,
+  setFsWriter,
+  toWriteFailure,
+  WriteFailure,
+  writeFileAtomic,
+  writeJsonAtomic,
+  type WriteOptions,
+  type WriteProblem,
+  writeProblemOf,
+} from "./atomic_write.ts";
+export {
+  arrayField,
+  fieldError,
+  type JsonSource,
+  numberField,
+  objectField,
+  readJsonFile,
+  stringField,
+} from "./json_fields.ts";
+export {
+  formatPerfCsv,
+  parsePerfCsv,
+  PERF_CSV_COLUMNS,
+  perfCsvPath,
+  type PerfEntry,
+  type PerfRow,
+  readPerfCsv,
+  writePerfCsv,
+} from "./perf_csv.ts";
 export { processAlive, processStartTicks } from "./process.ts";
-export { readReportFacts, recordReportFact, type ReportFacts, reportFactsPath, type ReportFactValue, writeReportFacts } from "./report_facts.ts";
-export { readRunInfo, type RunInfo, runInfoPath, type RunStatus, startedRunInfo, writeRunInfo } from "./run_info.ts";
-export { acquireRunLock, RUN_LOCK_FORMAT, type RunLock, type RunLockOptions, type RunLockOwner, runLockPath } from "./run_lock.ts";
-export { DATA_SHA256_KEY, type NamedTensor, parseSafetensors, readSafetensors, type ReadSafetensorsOptions, type SafetensorsDtype, type SafetensorsFile, serializeSafetensors, type TensorToWrite, writeSafetensors } from "./safetensors.ts";
+export {
+  readReportFacts,
+  recordReportFact,
+  type ReportFacts,
+  reportFactsPath,
+  type ReportFactValue,
+  writeReportFacts,
+} from "./report_facts.ts";
+export {
+  readRunInfo,
+  type RunInfo,
+  runInfoPath,
+  type RunStatus,
+  startedRunInfo,
+  writeRunInfo,
+} from "./run_info.ts";
+export {
+  acquireRunLock,
+  RUN_LOCK_FORMAT,
+  type RunLock,
+  type RunLockOptions,
+  type RunLockOwner,
+  runLockPath,
+} from "./run_lock.ts";
+export {
+  DATA_SHA256_KEY,
+  type NamedTensor,
+  parseSafetensors,
+  readSafetensors,
+  type ReadSafetensorsOptions,
+  type SafetensorsDtype,
+  type SafetensorsFile,
+  serializeSafetensors,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./safetensors.ts";
 export { readScores, type ScoredImage, type ScoresFile, scoresPath, writeScores } from "./scores_file.ts";
 
 // Types and values the API above refers to, defined in other areas.

@@ -77,3 +77,4 @@ export type { SspcabConfig } from "../model/sspcab.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { Variable } from "../util/tensor_types.ts";
+export type { StemConv } from "../model/stem.ts";

@@ -190,3 +190,7 @@ export type { LineStyle } from "../plot/figure.ts";
 export type { MarkerStyle } from "../plot/figure.ts";
 export type { TraceBase } from "../plot/figure.ts";
 export type { Dash } from "../plot/figure.ts";
+export type { CategoryLocalization } from "../pipeline/localize_eval.ts";
+export type { LocalizationFile } from "../io/localization_file.ts";
+export type { LocalizationMethod } from "../io/localization_file.ts";
+export { LOCALIZATION_METHODS } from "../io/localization_file.ts";

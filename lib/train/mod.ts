@@ -60,3 +60,4 @@ export type { Tensor1D } from "../util/tensor_types.ts";
 export type { Tensor2D } from "../util/tensor_types.ts";
 export type { Tensor4D } from "../util/tensor_types.ts";
 export type { Variable } from "../util/tensor_types.ts";
+export type { StemConv } from "../model/stem.ts";
