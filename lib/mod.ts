@@ -69,7 +69,7 @@ export { DENSITY_KINDS } from "./eval/evaluate.ts";
 export type { Density } from "./eval/density.ts";
 export type { ImageRecord } from "./data/mvtec.ts";
 export { OPTIMIZERS } from "./train/optimizer.ts";
-export type { RgbImage } from "./image/rgb_image.ts";
+export type { RgbImage } from "./data/rgb_image.ts";
 export type { RunPaths } from "./train/config.ts";
 export { SCHEDULES } from "./train/schedule.ts";
 export type { GaussianDensity } from "./eval/density.ts";

@@ -8,8 +8,8 @@
  *
  * Skipped when no Chromium is found (`SSPCAB_CHROMIUM` or `chromium` on PATH).
  */
-import { extname, join } from "@std/path";
-import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "@std/assert";
+import { extname, join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { initBackend } from "../lib/backend/mod.ts";
 import { inferImages, loadBundle } from "../lib/export/infer.ts";

@@ -2,7 +2,7 @@
  * The page's results model: verdicts under a moved threshold, sorting by every column, CSV quoting, slider
  * bounds; and the header sniffing the server uses to tell PNG/JPEG from anything else.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./assert.ts";
 import sharp from "sharp";
 import { type ResultRow, rowsToCsv, sliderRange, sortRows, verdictOf } from "../lib/app/page/results.ts";
 import { imageDimensions, sniffImageFormat } from "../lib/app/image_sniff.ts";

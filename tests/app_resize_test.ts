@@ -3,7 +3,7 @@
  * power-of-two factors, the fixed-point residual reduce, non-square targets — so the browser feeds the graph
  * the pixels `deno task infer` does. Enlarging is an approximation and is only checked to be close.
  */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./assert.ts";
 import sharp from "sharp";
 import { type PixelImage, resizeCubic, rgbaToRgb } from "../lib/app/resize.ts";
 

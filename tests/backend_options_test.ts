@@ -6,8 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describeBackend, initBackend, MAX_WASM_THREADS, resolveWasmOptions } from "../lib/backend/mod.ts";
 import { wasmTrainingKernels } from "../lib/backend/kernels/register.ts";
 import { relaxedSimdSupported } from "../lib/backend/wasm_fma.ts";
@@ -51,7 +52,7 @@ Deno.test("backend options: gemm and winograd switch the running wasm backend's 
 });
 
 Deno.test("backend options: no setting under lib/backend comes from the environment", async () => {
-  const root = fromFileUrl(new URL("../lib/backend/", import.meta.url));
+  const root = fileURLToPath(new URL("../lib/backend/", import.meta.url));
   const offenders: string[] = [];
   let files = 0;
   const walk = async (dir: string) => {

@@ -6,7 +6,7 @@
  * and says so in the description, while inference on it still works.
  * @module
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import {
   isPatchedTfjs,
   loadedTfjsVersions,

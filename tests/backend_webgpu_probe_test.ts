@@ -6,7 +6,7 @@
  * one does).
  * @module
  */
-import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { assert, assertEquals, assertNotEquals } from "./assert.ts";
 import { quietGpuProbe } from "../lib/backend/webgpu_probe.ts";
 
 /** A stand-in for `Deno.env` over a plain record. */

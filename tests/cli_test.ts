@@ -4,8 +4,8 @@
  * trace — unknown flag, bad environment variable, missing data folder, category without images, missing or
  * mismatched model file, corrupt image, missing bundle.
  */
-import { join } from "@std/path";
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
 import { defineFlags, type ParsedFlags, parseFlags, usage } from "../lib/cli/flags.ts";
 import { parseCommand } from "../lib/cli/common.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../lib/cli/train.ts";

@@ -3,8 +3,8 @@
  * set, invalid → a UserError naming the variable), safety without `--allow-env`, the wasm backend options,
  * and completeness (every variable the project mentions is declared; nothing outside the module reads one).
  */
-import { join, relative } from "@std/path";
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { join, relative } from "node:path";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
 import {
   backendOptionsFromEnv,
   ENV,

@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "./assert.ts";
 import {
   adjustBrightness,
   adjustContrast,
@@ -25,7 +25,7 @@ import {
   rotatePatch,
   variantClassCount,
 } from "../lib/augment/mod.ts";
-import type { Mask, RgbImage } from "../lib/image/rgb_image.ts";
+import type { Mask, RgbImage } from "../lib/data/rgb_image.ts";
 import { createRng } from "../lib/util/rng.ts";
 
 /** A 256×256 (or w×h) image of gradients plus noise: every pixel distinct enough to catch misplaced copies. */

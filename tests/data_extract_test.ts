@@ -1,7 +1,7 @@
 // Tests of lib/data/extract.ts: tiny archives are built during the test (with the system tar/xz and with
 // a small tar writer below), extracted, re-extracted (idempotent skip), truncated, corrupted and poisoned.
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { extractMvtec, readTar, safeArchivePath } from "../lib/data/extract.ts";
 import { listCategory } from "../lib/data/mvtec.ts";
 import { UserError } from "../lib/util/errors.ts";

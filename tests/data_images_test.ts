@@ -1,8 +1,8 @@
 // Tests of lib/data/images.ts: decoding of the PNG/JPEG variants MVTec-like data comes in, error messages,
 // the pixel limit, resizing, PNG round trips, ImageNet normalisation, the cache and the bulk loader.
 import sharp from "sharp";
-import { join } from "@std/path";
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import {
   createImageCache,
   IMAGENET_MEAN,

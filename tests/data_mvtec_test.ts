@@ -1,7 +1,7 @@
 // Tests of lib/data/mvtec.ts on a synthetic data set generated here (real PNGs and masks, always), on the
 // real lite subset (when present beside the project) and on small folder trees made here.
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import {
   categoryCounts,
   countCategoryImages,

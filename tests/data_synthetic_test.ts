@@ -1,7 +1,7 @@
 // Tests of lib/data/synthetic.ts: layout, determinism (byte-identical files), exact masks, visible and
 // learnable defects, speed, and refusal to overwrite foreign folders.
-import { join } from "@std/path";
-import { assert, assertEquals, assertGreater, assertLess, assertNotEquals, assertRejects } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertGreater, assertLess, assertNotEquals, assertRejects } from "./assert.ts";
 import {
   generateSyntheticDataset,
   renderSyntheticSample,

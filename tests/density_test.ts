@@ -7,8 +7,8 @@
  * `density.json`) when set, else `../shared/fixtures/density` beside the project when present.
  */
 
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { join } from "@std/path";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { join } from "node:path";
 import {
   cholesky,
   choleskyInverse,

@@ -5,7 +5,7 @@
  * `tf.batchNorm`; training mode is unchanged (`batchNormRelu` = ReLU of the training-mode BatchNorm).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert } from "@std/assert";
+import { assert } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   batchNorm,

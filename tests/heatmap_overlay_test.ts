@@ -3,9 +3,9 @@
  * colour map, the blend formula, the map's own range as the default scale, and size checks.
  * @module
  */
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { heatColor, heatmapOverlay, INFERNO_STOPS } from "../lib/plot/images.ts";
-import { createRgbImage } from "../lib/image/rgb_image.ts";
+import { createRgbImage } from "../lib/data/rgb_image.ts";
 
 /** Rec. 709 relative luminance of an sRGB colour (gamma ignored): inferno rises monotonically in it. */
 const luma = ([r, g, b]: readonly number[]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "../lib/backend/gradients.ts";
-import { assert, assertEquals, assertLess } from "@std/assert";
+import { assert, assertEquals, assertLess } from "./assert.ts";
 import {
   installLeanBackprop,
   leanBackpropInstalled,

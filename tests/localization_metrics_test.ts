@@ -5,8 +5,8 @@
  * re-computations on small random inputs, and properties.
  */
 
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
-import { join } from "@std/path";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { join } from "node:path";
 import { labelComponents } from "../lib/eval/connected_components.ts";
 import {
   auProFromCurve,

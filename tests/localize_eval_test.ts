@@ -4,8 +4,8 @@
  * 1 through the same path, a category without masks is skipped with a message, and the CLI prints the line.
  * @module
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
-import { join } from "@std/path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import { join } from "node:path";
 import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";

@@ -5,7 +5,7 @@
  * per-patch computation; and patch-mode training batches.
  */
 
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
@@ -17,7 +17,7 @@ import {
 import { fitGaussianDensity, mahalanobisScores } from "../lib/eval/density.ts";
 import { createMatrix } from "../lib/eval/linalg.ts";
 import { toNormalizedFloat32 } from "../lib/data/normalize.ts";
-import type { RgbImage } from "../lib/image/rgb_image.ts";
+import type { RgbImage } from "../lib/data/rgb_image.ts";
 import { buildBatch } from "../lib/train/batch_plan.ts";
 import { createRng } from "../lib/util/rng.ts";
 import { UserError } from "../lib/util/errors.ts";

@@ -4,7 +4,7 @@
  * updates with PyTorch's momentum and unbiased variance, and trunk freezing.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
+import { join } from "node:path";
 import {
   assert,
   assertAlmostEquals,
@@ -12,7 +12,7 @@ import {
   assertRejects,
   assertStringIncludes,
   assertThrows,
-} from "@std/assert";
+} from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   parseSafetensors,

@@ -3,7 +3,7 @@
 // stderr capture for live progress, the data-source rules (synthetic set generated and reused), sample grids,
 // the CutPaste views and the parameter table.
 import sharp from "sharp";
-import { join } from "@std/path";
+import { join } from "node:path";
 import {
   assert,
   assertEquals,
@@ -11,7 +11,7 @@ import {
   assertRejects,
   assertStringIncludes,
   assertThrows,
-} from "@std/assert";
+} from "./assert.ts";
 import {
   displayPath,
   envNumber,
@@ -51,7 +51,7 @@ import {
 } from "../lib/notebook/cutpaste_view.ts";
 import { parameterTable, shapeSize } from "../lib/notebook/model_view.ts";
 import { toNormalizedFloat32 } from "../lib/data/normalize.ts";
-import { createMask, createRgbImage, type RgbImage } from "../lib/image/rgb_image.ts";
+import { createMask, createRgbImage, type RgbImage } from "../lib/data/rgb_image.ts";
 import { datasetSummary } from "../lib/data/mvtec.ts";
 import { buildBatch } from "../lib/train/batch_plan.ts";
 import { DEFAULT_SSPCAB, sspcabSpecs } from "../lib/model/sspcab.ts";

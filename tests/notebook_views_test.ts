@@ -3,7 +3,7 @@
 // path handling, the per-block parameter table against the trainer's freezing rule, the live training panel
 // fed through the trainer's hooks, ROC/histogram/confusion/misclassified views of a scores file, the error
 // gallery, the comparison with the published numbers, and an exported bundle run on more than one backend.
-import { join, resolve } from "@std/path";
+import { join, resolve } from "node:path";
 import {
   assert,
   assertAlmostEquals,
@@ -11,7 +11,7 @@ import {
   assertMatch,
   assertRejects,
   assertStringIncludes,
-} from "@std/assert";
+} from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   compareWithPublished,
@@ -85,7 +85,7 @@ import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { scoresPath } from "../lib/io/scores_file.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
 import { inferImages, loadBundle } from "../lib/export/infer.ts";
-import { createRgbImage } from "../lib/image/rgb_image.ts";
+import { createRgbImage } from "../lib/data/rgb_image.ts";
 import { renderSvg } from "../lib/plot/svg.ts";
 import { createRng } from "../lib/util/rng.ts";
 import { UserError } from "../lib/util/errors.ts";

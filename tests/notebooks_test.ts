@@ -2,10 +2,11 @@
 // execution counts, a Deno kernelspec, a first code cell that is the parameters cell reading the SSPCAB_*
 // environment variables, relative library imports and no machine paths — and that the code cells, put
 // together as one module, type-check against the library (the Deno kernel itself does not type-check).
-import { fromFileUrl, join, toFileUrl } from "@std/path";
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
 
-const ROOT = fromFileUrl(new URL("../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const NOTEBOOKS = join(ROOT, "notebooks");
 
 /** The parameters every notebook's first code cell must read from the environment. */
@@ -119,7 +120,7 @@ Deno.test("notebooks: library imports are relative and no machine paths are comm
       for (const m of text(cell.source).matchAll(/from\s+["']([^"']+)["']/g)) {
         const spec = m[1];
         assert(
-          spec.startsWith("../lib/") || spec.startsWith("npm:") || spec.startsWith("@std/") ||
+          spec.startsWith("../lib/") || spec.startsWith("npm:") || spec.startsWith("node:") ||
             spec === "sharp",
           `${name}: import "${spec}" — import the library relatively (../lib/…)`,
         );
@@ -129,7 +130,7 @@ Deno.test("notebooks: library imports are relative and no machine paths are comm
 });
 
 Deno.test("notebooks: the code cells type-check against the library", async () => {
-  const libUrl = toFileUrl(join(ROOT, "lib")).href;
+  const libUrl = pathToFileURL(join(ROOT, "lib")).href;
   const dir = await Deno.makeTempDir({ prefix: "sspcab-nbcheck-" });
   try {
     const files: string[] = [];

@@ -9,8 +9,8 @@
  * beside the project when present (those hold a `weights.safetensors`).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
-import { assert, assertEquals } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals } from "./assert.ts";
 import { readSafetensors } from "../lib/io/safetensors.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {

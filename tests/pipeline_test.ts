@@ -4,8 +4,8 @@
  * one; the tensor count stays flat across steps; a diverging run stops with a clear message and keeps its
  * last good checkpoint.
  */
-import { join } from "@std/path";
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { generateSyntheticDataset } from "../lib/data/synthetic.ts";
 import { runPipeline } from "../lib/pipeline/run_pipeline.ts";
 import { predictImages } from "../lib/pipeline/predict.ts";

@@ -2,8 +2,8 @@
 // legends, one group per trace, 1-2-5 ticks, ranges that cover the data, histogram bins, odd data) and the
 // PNG route through sharp (size, atomic write, text and lines actually drawn).
 import sharp from "sharp";
-import { join } from "@std/path";
-import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import {
   barFigure,
   dashArray,

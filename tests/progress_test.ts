@@ -3,7 +3,7 @@
  * (scoped to that asynchronous call, also across awaits and in concurrent work), else to stderr — without
  * touching `Deno.stderr`.
  */
-import { assert, assertEquals, assertMatch, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertRejects } from "./assert.ts";
 import { createProgress, currentProgressSink, textSink, withProgressSink } from "../lib/util/progress.ts";
 
 Deno.test("progress: a plain sink gets a line per 10 % bucket and the final one", () => {

@@ -2,7 +2,7 @@
 // SSPCAB forward pass slices with) for several k and d, and the SVG drawing is well formed, labelled and
 // renderable by librsvg (sharp).
 import sharp from "sharp";
-import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { receptiveField, receptiveFieldSvg } from "../lib/plot/receptive_field.ts";
 import { DEFAULT_SSPCAB, sspcabOffsets } from "../lib/model/sspcab.ts";
 

@@ -5,8 +5,8 @@
  * same category and folder and takes over a stale one; a damaged newest checkpoint makes `--resume` fall
  * back to the previous one; a kill -9 in the middle of a checkpoint write is survived by `--resume`.
  */
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import {
   appendTextFile,
   denoFsWriter,

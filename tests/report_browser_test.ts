@@ -10,8 +10,8 @@
 // SSPCAB_DATA_DIR unset means data/mvtec if present, else the synthetic set). Writes to SSPCAB_OUTPUT_DIR
 // (default outputs/), like `deno task report`.
 import sharp from "sharp";
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { runReport } from "../lib/report/run.ts";
 import { checkReport } from "../lib/report/screenshot.ts";
 import { externalResources } from "../lib/report/html.ts";

@@ -2,8 +2,8 @@
 // self-contained report (external resources removed, ids prefixed), the failure message naming notebook and
 // cell, the driver-event plumbing of executeNotebook (with a stand-in for Python), notebook discovery and the
 // environment passed to the kernel.
-import { join } from "@std/path";
-import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "./assert.ts";
 import { parseCsv, readResultTables } from "../lib/report/results.ts";
 import {
   bodyAttributes,

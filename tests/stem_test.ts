@@ -5,7 +5,7 @@
  * gradients with either stem, and an unchanged state dict (the trainable variable stays the 7×7 kernel).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   conv2dSpaceToDepth,

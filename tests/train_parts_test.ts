@@ -4,12 +4,12 @@
  * determinism, reference view order), and flag parsing (snake_case, kebab-case, --no-x, errors).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import { createOptimizer } from "../lib/train/optimizer.ts";
 import { learningRateAt } from "../lib/train/schedule.ts";
 import { batchesPerPass, batchImageIndices, buildBatch } from "../lib/train/batch_plan.ts";
-import { createRgbImage } from "../lib/image/rgb_image.ts";
+import { createRgbImage } from "../lib/data/rgb_image.ts";
 import { parseFlags } from "../lib/cli/flags.ts";
 import { UserError } from "../lib/util/errors.ts";
 

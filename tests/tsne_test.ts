@@ -1,6 +1,6 @@
 /** t-SNE on clustered synthetic embeddings: neighbourhoods preserved (trustworthiness), determinism. */
 
-import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertNotEquals, assertThrows } from "./assert.ts";
 import { trustworthiness, tsne } from "../lib/eval/tsne.ts";
 import { createRng } from "../lib/util/rng.ts";
 

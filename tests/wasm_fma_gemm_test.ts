@@ -5,8 +5,9 @@
  * accumulation and batches, on a private and on a shared memory with two threads.
  * @module
  */
-import { assert, assertEquals, assertLess } from "@std/assert";
-import { fromFileUrl, join } from "@std/path";
+import { assert, assertEquals, assertLess } from "./assert.ts";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fuseMultiplyAdds, relaxedSimdSupported } from "../lib/backend/wasm_fma.ts";
 import { createGemmEngine, GEMM_KU, GEMM_MR, GEMM_NR, type GemmCall } from "../lib/backend/wasm_gemm.ts";
 import { winogradTileBlock } from "../lib/backend/wasm_conv_gemm.ts";
@@ -85,7 +86,7 @@ Deno.test("wasm fma: a module without multiply-adds is returned unchanged", () =
 });
 
 Deno.test("wasm fma: the shipped tfjs binaries rewrite into valid modules", () => {
-  const dir = fromFileUrl(new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url));
+  const dir = fileURLToPath(new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url));
   for (const file of ["tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"]) {
     const { bytes, fused } = fuseMultiplyAdds(Deno.readFileSync(join(dir, file)));
     assertLess(1000, fused, `${file}: only ${fused} multiply-adds fused`);

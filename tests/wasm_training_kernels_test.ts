@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
 import "../lib/backend/gradients.ts";
-import { assert, assertEquals, assertLess } from "@std/assert";
+import { assert, assertEquals, assertLess } from "./assert.ts";
 import { registerWasmTrainingKernels, wasmTrainingKernels } from "../lib/backend/kernels/register.ts";
 import { createGemmEngine, type GemmCall } from "../lib/backend/wasm_gemm.ts";
 import { filterGradConv, filterGradIm2col } from "../lib/bench/filter_grad_variants.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import type { Rng } from "../util/rng.ts";
 
 /** Jitter strengths, as torchvision's `ColorJitter(brightness, contrast, saturation, hue)`; 0 disables an op. */

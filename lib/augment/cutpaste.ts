@@ -15,7 +15,7 @@
  * @module
  */
 
-import { cloneRgbImage, createMask, type Mask, type RgbImage } from "../image/rgb_image.ts";
+import { cloneRgbImage, createMask, type Mask, type RgbImage } from "../data/rgb_image.ts";
 import type { Rng } from "../util/rng.ts";
 import { colorJitter, DEFAULT_JITTER, type JitterParams } from "./color_jitter.ts";
 

@@ -61,6 +61,6 @@ export {
 export { randomSquareCrop } from "./patch_crop.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export type { Mask } from "../image/rgb_image.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { Mask } from "../data/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { Rng } from "../util/rng.ts";

@@ -3,7 +3,7 @@
  * a random `patchSize²` crop of each training image).
  * @module
  */
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import type { Rng } from "../util/rng.ts";
 import { cropRgb } from "./cutpaste.ts";
 

@@ -12,7 +12,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "./gradients.ts";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { UserError } from "../util/errors.ts";
 import type { BackendOptions } from "./options.ts";
 import { requestGpuAdapter } from "./webgpu_probe.ts";
@@ -51,7 +52,7 @@ export function parseBackendChoice(value: string | undefined): BackendChoice {
 }
 
 function projectNodeModules(): string {
-  return join(fromFileUrl(new URL("../..", import.meta.url)), "node_modules");
+  return join(fileURLToPath(new URL("../..", import.meta.url)), "node_modules");
 }
 
 async function tryTensorflow(skipped: string[]): Promise<string | undefined> {

@@ -10,7 +10,7 @@ import { disposeParams } from "../model/params.ts";
 import { lossAndGradients } from "../train/gradients.ts";
 import { createOptimizer } from "../train/optimizer.ts";
 import { embedImages } from "../eval/embed.ts";
-import { createRgbImage } from "../image/rgb_image.ts";
+import { createRgbImage } from "../data/rgb_image.ts";
 import { createRng } from "../util/rng.ts";
 
 /** What to measure. */

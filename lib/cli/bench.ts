@@ -8,7 +8,8 @@
  * warm-up (exit status 1 when they did not), e.g. `deno task bench --soak 1000 --size 128` (`deno task bench:soak`).
  * @module
  */
-import { fromFileUrl, join } from "@std/path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseCommand, startBackend } from "./common.ts";
 import { defineFlags, type ParsedFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
@@ -67,7 +68,7 @@ function chosenBackends(flags: BenchFlags): BackendChoice[] {
   return flags.backends.split(",").map((s) => s.trim()).filter(Boolean).map(parseBackendChoice);
 }
 
-const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 async function runChild(backend: string, flags: BenchFlags): Promise<Measurement | string> {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -3,7 +3,7 @@
  * inside, density, threshold, metadata) of a trained and evaluated model.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { MODEL_DIR_FLAG, parseCommand, startBackend } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";

@@ -6,7 +6,8 @@
  * driver's Vulkan ICD (NVIDIA's driver ships one); nothing else.
  * @module
  */
-import { fromFileUrl, join } from "@std/path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseCommand } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
@@ -16,7 +17,7 @@ const FLAGS = defineFlags({
   out: { type: "string", default: "outputs/gpu-kit.tar.xz", help: "kit archive to write" },
   max_mb: { type: "number", default: 60, help: "fail when the kit is larger" },
 });
-const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
   let out: Deno.CommandOutput;

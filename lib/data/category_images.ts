@@ -5,7 +5,7 @@
  */
 import { type ImageRecord, listCategory } from "./mvtec.ts";
 import { loadMany } from "./images.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "./rgb_image.ts";
 import { UserError } from "../util/errors.ts";
 import { createProgress } from "../util/progress.ts";
 

@@ -15,7 +15,7 @@
  */
 
 import { posix } from "node:path";
-import { basename, join } from "@std/path";
+import { basename, join } from "node:path";
 // Pure WebAssembly xz decoder (xz-embedded), no native code. TODO(lead): move to the import map.
 import xzDecompress from "xz-decompress";
 import { UserError } from "../util/errors.ts";

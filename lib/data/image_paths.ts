@@ -3,7 +3,7 @@
  * with a clear error for a path that does not exist or a folder without images.
  * @module
  */
-import { extname, join } from "@std/path";
+import { extname, join } from "node:path";
 import { IMAGE_EXTENSIONS } from "./mvtec.ts";
 import { UserError } from "../util/errors.ts";
 

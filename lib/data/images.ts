@@ -9,12 +9,12 @@
 import sharp from "sharp";
 import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
-import type { Mask, RgbImage } from "../image/rgb_image.ts";
+import type { Mask, RgbImage } from "./rgb_image.ts";
 
 // ImageNet normalisation lives in normalize.ts (no native image library there, so batch-building workers can
 // use it); it is re-exported here for convenience.
 export { IMAGENET_MEAN, IMAGENET_STD, toNormalizedFloat32 } from "./normalize.ts";
-export type { Mask, RgbImage } from "../image/rgb_image.ts";
+export type { Mask, RgbImage } from "./rgb_image.ts";
 
 /** Default decompression-bomb guard: images with more pixels than this are refused (100 megapixels). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;

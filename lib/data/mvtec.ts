@@ -14,7 +14,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "node:path";
 import { UserError } from "../util/errors.ts";
 
 /** The 15 MVTec AD categories, in the order of the paper's tables. */

@@ -3,7 +3,7 @@
  * batch-building worker does not load the native image library.
  * @module
  */
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "./rgb_image.ts";
 
 /** ImageNet channel means (RGB, on 0…1 values). */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];

@@ -14,10 +14,10 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { createRng, type Rng } from "../util/rng.ts";
-import { createMask, createRgbImage, type Mask, type RgbImage } from "../image/rgb_image.ts";
+import { createMask, createRgbImage, type Mask, type RgbImage } from "./rgb_image.ts";
 import { savePng } from "./images.ts";
 
 /** Names of the categories the generator can make. */

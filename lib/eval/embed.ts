@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type ProjectionNet, projectionNetEmbed } from "../model/projection_net.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
 import { createMatrix, type Matrix } from "./linalg.ts";
 

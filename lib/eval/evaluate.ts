@@ -5,7 +5,7 @@
  * @module
  */
 import type { ProjectionNet } from "../model/projection_net.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { embedImages } from "./embed.ts";
 import { type Density, fitGaussianDensity, fitKde, scoreRows } from "./density.ts";
 import { rocAuc, type RocCurve, rocCurve, youdenThreshold } from "./roc.ts";

@@ -4,7 +4,7 @@
  * the test metrics — plain JSON, never a pickle or code.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { type Density, densityFromJson, type DensityJson, densityToJson } from "./density.ts";
 import { writeJsonAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";

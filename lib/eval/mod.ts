@@ -134,7 +134,7 @@ export {
 export type { ModelRef } from "../train/model_file.ts";
 export type { MvtecCategory } from "../data/mvtec.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export { MVTEC_CATEGORIES } from "../data/mvtec.ts";
 export type { ParamSpec } from "../model/params.ts";
 export type { ParamStore } from "../model/params.ts";

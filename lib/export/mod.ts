@@ -96,7 +96,7 @@ export type { ModelArtifacts } from "../util/tensor_types.ts";
 export type { ModelJson } from "./onnx/schema.ts";
 export type { Prediction } from "../pipeline/predict.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { WeightsManifestConfig } from "../util/tensor_types.ts";
 export type { Density } from "../eval/density.ts";
 export type { GraphJson } from "./onnx/schema.ts";

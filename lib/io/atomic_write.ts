@@ -11,7 +11,7 @@
  * @module
  */
 import { statfsSync } from "node:fs";
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { processAlive } from "./process.ts";
 

@@ -11,7 +11,7 @@
  * the stale one it inspected; the lock itself is then created exclusively again, which one run wins.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { createFileExclusive, getFsWriter } from "./atomic_write.ts";
 import { processAlive, processStartTicks } from "./process.ts";
 import { UserError } from "../util/errors.ts";

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "../backend/gradients.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import type { Density, GaussianDensity } from "../eval/density.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { UserError } from "../util/errors.ts";
 import { gaussianBlur, resizeBilinear } from "./resample.ts";
 import { imagesToTensor, trunkFrom, type TrunkLayer, trunkTo } from "./trunk.ts";

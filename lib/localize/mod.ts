@@ -65,7 +65,7 @@ export type { GaussianDensity } from "../eval/density.ts";
 export type { Matrix } from "../eval/linalg.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
 export type { ProjectionNetConfig } from "../model/projection_net.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { Tensor1D } from "../util/tensor_types.ts";
 export type { Tensor2D } from "../util/tensor_types.ts";
 export type { Tensor3D } from "../util/tensor_types.ts";

@@ -23,7 +23,7 @@ import { resnetLayer3Side } from "../model/resnet18.ts";
 import { sspcabSeesContext } from "../model/sspcab.ts";
 import { type Density, fitGaussianDensity, type GaussianDensity, scoreRows } from "../eval/density.ts";
 import { createMatrix, type Matrix } from "../eval/linalg.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
 import { UserError } from "../util/errors.ts";
 import { commonSize } from "./trunk.ts";

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ProjectionNet } from "../model/projection_net.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { UserError } from "../util/errors.ts";
 import { gaussianBlur, resizeBilinear } from "./resample.ts";
 import { imagesToTensor, trunkTo } from "./trunk.ts";

@@ -9,7 +9,7 @@ import type { ForwardContext } from "../model/layers.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import { resnetLayer, resnetStem } from "../model/resnet18.ts";
 import { sspcab } from "../model/sspcab.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
 import { UserError } from "../util/errors.ts";
 import type { Tensor2D, Tensor4D } from "../util/tensor_types.ts";

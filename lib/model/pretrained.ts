@@ -3,7 +3,7 @@
  * `model.safetensors`). Downloading is an explicit command (`deno task weights`), never done at import time.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { readSafetensors } from "../io/safetensors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";

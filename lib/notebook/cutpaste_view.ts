@@ -13,7 +13,7 @@ import {
   cutPasteNormal,
   cutPasteScar,
 } from "../augment/cutpaste.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import type { Batch } from "../train/batch_plan.ts";
 import { type Figure, scoreHistogramFigure } from "../plot/figure.ts";
 import { createRng } from "../util/rng.ts";

@@ -4,7 +4,7 @@
  * false negatives as images), the saved plots, and our AUROC next to the published numbers.
  * @module
  */
-import { basename, join, resolve } from "@std/path";
+import { basename, join, resolve } from "node:path";
 import { rocCurve } from "../eval/roc.ts";
 import { type CategoryEvalResult, plotDir } from "../pipeline/run_eval.ts";
 import { readScores, type ScoredImage, type ScoresFile, scoresPath } from "../io/scores_file.ts";
@@ -26,7 +26,7 @@ import {
 } from "./display.ts";
 import { composeGrid, type GridCell, heatmapOverlay, overlayMask } from "../plot/images.ts";
 import type { LocalizationFile } from "../io/localization_file.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { recordedPath, shownPath } from "./run_dirs.ts";
 
 export type { ScoredImage, ScoresFile } from "../io/scores_file.ts";

@@ -4,11 +4,11 @@
  * — scores (which must agree) and per-image latency (measured by `lib/pipeline/compare_backends.ts`).
  * @module
  */
-import { basename, resolve } from "@std/path";
+import { basename, resolve } from "node:path";
 import type { BundleMetadata } from "../export/bundle_metadata.ts";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadRgb } from "../data/images.ts";
-import { cloneRgbImage, type RgbImage } from "../image/rgb_image.ts";
+import { cloneRgbImage, type RgbImage } from "../data/rgb_image.ts";
 import { formatPrediction, type Prediction } from "../pipeline/predict.ts";
 import type { Figure } from "../plot/figure.ts";
 import { barFigure } from "../plot/figure.ts";

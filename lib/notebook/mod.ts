@@ -150,7 +150,7 @@ export type { ImageRecord } from "../data/mvtec.ts";
 export type { ParamSpec } from "../model/params.ts";
 export type { Prediction } from "../pipeline/predict.ts";
 export type { Rgb } from "../plot/images.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { RunInfo } from "../io/run_info.ts";
 export type { RunPaths } from "../train/config.ts";
 export type { ScoredImage } from "../io/scores_file.ts";

@@ -9,7 +9,8 @@
  * root** (like the `deno task` commands), and {@link projectPath} turns them into paths the process can open.
  * @module
  */
-import { fromFileUrl, isAbsolute, join, relative } from "@std/path";
+import { isAbsolute, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ENV, parseEnvNumber, readEnvRaw } from "../config/env.ts";
 import { recordReportFact } from "../io/report_facts.ts";
 
@@ -41,7 +42,7 @@ export const PARAMETER_ENV_VARS: readonly string[] = Object.values(PARAMETER_ENV
 export const REPORT_FACTS_ENV: string = ENV.reportFacts.name;
 
 /** The project root (the folder holding `deno.json`), derived from this module's location. */
-export const PROJECT_ROOT: string = fromFileUrl(new URL("../../", import.meta.url)).replace(/[\\/]+$/, "");
+export const PROJECT_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/[\\/]+$/, "");
 
 /**
  * The value of environment variable `name` (trimmed) when set and not empty, else `fallback` (also without

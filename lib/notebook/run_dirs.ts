@@ -10,7 +10,7 @@
  * {@link shownPath} turns such a path back into the project-relative form for display.
  * @module
  */
-import { isAbsolute, join, relative, resolve } from "@std/path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { runPaths } from "../train/config.ts";
 import { fittedModelPath } from "../eval/fitted_model.ts";
 import { UserError } from "../util/errors.ts";

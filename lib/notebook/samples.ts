@@ -3,10 +3,10 @@
  * ground-truth masks drawn over them, per category, composed into one PNG.
  * @module
  */
-import { basename } from "@std/path";
+import { basename } from "node:path";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadMask, loadRgb } from "../data/images.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { png, type PngDisplay } from "./display.ts";
 import { composeGrid, type GridCell, overlayMask } from "../plot/images.ts";
 

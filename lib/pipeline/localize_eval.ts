@@ -17,7 +17,7 @@ import { disposeParams } from "../model/params.ts";
 import type { Density } from "../eval/density.ts";
 import { DEFAULT_PRO_LIMIT, localizationMetrics } from "../eval/localization_metrics.ts";
 import { rocAuc } from "../eval/roc.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import {
   type LocalizationFile,

@@ -59,4 +59,4 @@ export { SCHEDULES } from "../train/schedule.ts";
 export type { LocalizationFile, LocalizationMethod } from "../io/localization_file.ts";
 export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";

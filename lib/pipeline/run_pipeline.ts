@@ -4,7 +4,8 @@
  * and the first failure stopping the run with the step's output.
  * @module
  */
-import { fromFileUrl, join } from "@std/path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { listCategory } from "../data/mvtec.ts";
 import { ensureDataset, pickCategory } from "./ensure_dataset.ts";
 import { UserError } from "../util/errors.ts";
@@ -45,7 +46,7 @@ export interface PipelineStep {
   output: string;
 }
 
-const CLI_DIR = fromFileUrl(new URL("../cli/", import.meta.url));
+const CLI_DIR = fileURLToPath(new URL("../cli/", import.meta.url));
 
 async function runTask(
   name: string,

@@ -6,7 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import sharp from "sharp";
-import { cloneRgbImage, createMask, type Mask, type RgbImage } from "../image/rgb_image.ts";
+import { cloneRgbImage, createMask, type Mask, type RgbImage } from "../data/rgb_image.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
 import { escapeXml } from "./svg.ts";
 

@@ -91,6 +91,6 @@ export {
 } from "./svg.ts";
 
 // Types and values the API above refers to, defined in other areas.
-export type { Mask } from "../image/rgb_image.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { Mask } from "../data/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";

@@ -4,7 +4,7 @@
  * library itself; only `deno task report` uses it.
  * @module
  */
-import { isAbsolute, join } from "@std/path";
+import { isAbsolute, join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { ENV } from "../config/env.ts";
 

@@ -3,7 +3,7 @@
  * (`models/models_perf.csv`, the per-category AUROC table written by evaluation, first), read as tables.
  * @module
  */
-import { join, relative } from "@std/path";
+import { join, relative } from "node:path";
 import type { ReportTable } from "./html.ts";
 
 /** Folders under the output folder that hold inputs or the report itself, not results. */

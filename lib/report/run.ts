@@ -6,7 +6,7 @@
  * @module
  */
 import { readReportFacts, reportFactsPath, writeReportFacts } from "../io/report_facts.ts";
-import { basename, join } from "@std/path";
+import { basename, join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { LIBRARY_VERSION } from "../version.ts";

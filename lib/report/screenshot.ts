@@ -6,8 +6,8 @@
  * (Debian: `apt-get install -y chromium`).
  * @module
  */
-import { join } from "@std/path";
-import { toFileUrl } from "@std/path";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { whichOnPath } from "./jupyter.ts";
@@ -265,7 +265,7 @@ export async function checkReport(htmlPath: string, options: CheckOptions = {}):
       deviceScaleFactor: 1,
       mobile: false,
     });
-    await cdp.send("Page.navigate", { url: toFileUrl(await Deno.realPath(htmlPath)).href });
+    await cdp.send("Page.navigate", { url: pathToFileURL(await Deno.realPath(htmlPath)).href });
     await loadedP;
     await sleep(300);
     const evaluated = await cdp.send("Runtime.evaluate", {

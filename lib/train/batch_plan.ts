@@ -9,7 +9,7 @@
 import { augmentTrainingItem, type CutPasteVariant } from "../augment/cutpaste.ts";
 import { randomSquareCrop } from "../augment/patch_crop.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { createRng, shuffleInPlace } from "../util/rng.ts";
 
 /** What the batch builder needs to know. */

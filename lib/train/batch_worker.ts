@@ -6,7 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import { type BatchPlan, buildBatch } from "./batch_plan.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 
 let plan: BatchPlan | undefined;
 let images: RgbImage[] = [];

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Batch, type BatchPlan, buildBatch } from "./batch_plan.ts";
-import type { RgbImage } from "../image/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 
 /** A source of training batches by step. */
 export interface BatchSource {

@@ -3,7 +3,7 @@
  * configuration, and where a run's files go.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import type { CutPasteVariant } from "../augment/cutpaste.ts";
 import { variantClassCount } from "../augment/cutpaste.ts";
 import { headLayersFor, type ProjectionNetConfig } from "../model/projection_net.ts";

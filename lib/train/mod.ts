@@ -47,7 +47,7 @@ export type { CutPasteVariant } from "../augment/cutpaste.ts";
 export type { ParamStore } from "../model/params.ts";
 export type { ProjectionNet } from "../model/projection_net.ts";
 export type { ProjectionNetConfig } from "../model/projection_net.ts";
-export type { RgbImage } from "../image/rgb_image.ts";
+export type { RgbImage } from "../data/rgb_image.ts";
 export type { TensorToWrite } from "../io/safetensors.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
 export type { ParamSpec } from "../model/params.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { dirname } from "@std/path";
+import { dirname } from "node:path";
 import "../backend/gradients.ts";
 import { createProjectionNet, type ProjectionNet, trainableNames } from "../model/projection_net.ts";
 import { loadStateDict, saveStateDict } from "../model/state_dict.ts";

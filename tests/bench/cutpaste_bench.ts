@@ -6,7 +6,7 @@
 
 import { applyJitter, colorJitter, DEFAULT_JITTER } from "../../lib/augment/color_jitter.ts";
 import { augmentTrainingItem, cutPaste3Way } from "../../lib/augment/cutpaste.ts";
-import type { RgbImage } from "../../lib/image/rgb_image.ts";
+import type { RgbImage } from "../../lib/data/rgb_image.ts";
 import { createRng } from "../../lib/util/rng.ts";
 
 function makeImage(size: number): RgbImage {

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { createProjectionNet, defaultProjectionNetConfig } from "../../lib/model/projection_net.ts";
 import { disposeParams } from "../../lib/model/params.ts";

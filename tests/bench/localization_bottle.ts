@@ -13,7 +13,7 @@
  * Masks are resized to the map size with nearest neighbour (any non-zero pixel is a defect).
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { initBackend, parseBackendChoice } from "../../lib/backend/mod.ts";
 import { loadCategoryImages } from "../../lib/data/category_images.ts";
 import { loadMask } from "../../lib/data/images.ts";

@@ -11,7 +11,7 @@ import { createProjectionNet, defaultProjectionNetConfig } from "../../lib/model
 import { fitGaussianDensity } from "../../lib/eval/density.ts";
 import { createMatrix } from "../../lib/eval/linalg.ts";
 import { gradcamMaps, patchMaps, patchOffsets, sspcabMaps } from "../../lib/localize/mod.ts";
-import type { RgbImage } from "../../lib/image/rgb_image.ts";
+import type { RgbImage } from "../../lib/data/rgb_image.ts";
 import { createRng } from "../../lib/util/rng.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../../lib/backend/mod.ts";
 

@@ -19,7 +19,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { startWasmBackend } from "../../lib/backend/wasm.ts";
 import {
   createProjectionNet,

@@ -4,7 +4,7 @@
  * the synthetic images' 64 px, so the page's resize is exercised on every image.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { runPipeline } from "../../lib/pipeline/run_pipeline.ts";
 
 /** Where the test bundle and its data are. */

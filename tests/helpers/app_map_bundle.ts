@@ -5,7 +5,7 @@
  * Gaussian fitted on random 3-vectors.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { writeGraphModel } from "../../lib/export/bundle_io.ts";
 import {
   GRAPH_MODEL_FORMAT,

@@ -5,7 +5,7 @@
  * weights are rebuilt here instead of being committed.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { createRng } from "../../lib/util/rng.ts";
 import type { NamedTensor } from "../../lib/io/safetensors.ts";
 

@@ -3,8 +3,8 @@
  * ({ cases: [{ name, height, width, maps, masks, expected: { pixel_auroc, au_pro_0_3 } }] }), and every
  * file the parity and density tests read is present and small.
  */
-import { assert, assertEquals } from "@std/assert";
-import { join } from "@std/path";
+import { assert, assertEquals } from "../assert.ts";
+import { join } from "node:path";
 import { readReferenceJson, REFERENCE_DIR } from "../helpers/reference.ts";
 
 interface LocalizationCase {

@@ -6,7 +6,7 @@
  * system interpreter that imports torch, sklearn and scipy.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { runCli, UserError } from "../../lib/util/errors.ts";
 
 const HERE = import.meta.dirname!;
