@@ -94,7 +94,7 @@ export function createProgress(options: ProgressOptions): Progress {
   let done = 0;
   let note = "";
   let lastPlainPct = -1;
-  let lastDraw = 0;
+  let lastDraw = -Infinity; // the first update always draws (performance.now() starts near 0 in a new process)
 
   const line = (): string => {
     const elapsed = (performance.now() - start) / 1000;
