@@ -44,7 +44,7 @@ export interface BundleMetadata {
   threshold: number;
   /** Density kind; for `gaussian` the graph outputs `score`, for `kde` the caller scores `embedding`. */
   density: "gaussian" | "kde";
-  /** Graph outputs. */
+  /** Graph outputs (`embedding`, `score` for a Gaussian density, `anomaly_map` for a model with SSPCAB). */
   outputs: string[];
   /** Metrics at export time. */
   metrics: { auroc: number; step: number };
@@ -75,7 +75,10 @@ export async function writeBundleMetadata(dir: string, metadata: BundleMetadata)
  * missing / mistyped field is a `UserError` naming the file and the field.
  */
 export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
-  const source: JsonSource = { path: bundleMetadataPath(dir), fix: "re-export the bundle with `deno task export`" };
+  const source: JsonSource = {
+    path: bundleMetadataPath(dir),
+    fix: "re-export the bundle with `deno task export`",
+  };
   const doc = objectField(
     source,
     await readJsonFile(source, "point --model_dir at a folder written by `deno task export`"),

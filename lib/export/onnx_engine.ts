@@ -27,6 +27,7 @@ import { createMatrix } from "../eval/linalg.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
+import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
 import { ONNX_MODEL_FILE, type OnnxModelInfo, onnxModelInfo, readOnnxFile } from "./onnx/model_file.ts";
 
 /** The npm package of the engine. */
@@ -203,6 +204,11 @@ export interface OnnxBatchOutputs {
   score?: Float32Array;
   /** Labels, 1 = anomalous (absent when the graph has no `pred_label`). */
   predLabel?: Uint8Array;
+  /**
+   * Per-pixel anomaly maps, `n × H × W` row-major: SSPCAB's reconstruction error (absent when the graph has no
+   * `anomaly_map`, i.e. the model has no SSPCAB).
+   */
+  anomalyMap?: Float32Array;
 }
 
 /**
@@ -228,6 +234,7 @@ export async function runOnnxBatch(
     embedding: Float32Array.from(out.embedding.data),
     ...(outputs.includes("score") ? { score: Float32Array.from(out.score.data) } : {}),
     ...(outputs.includes("pred_label") ? { predLabel: Uint8Array.from(out.pred_label.data) } : {}),
+    ...(outputs.includes(ANOMALY_MAP_OUTPUT) ? { anomalyMap: Float32Array.from(out.anomaly_map.data) } : {}),
   };
 }
 
