@@ -1,10 +1,11 @@
 /**
  * The exported models' `anomaly_map` output: for random ProjectionNets with SSPCAB (zero and reflect padding,
- * random BatchNorm statistics so folding matters) the TensorFlow.js graph model's and the ONNX model's
- * (onnxruntime, when installed) maps equal the library's own SSPCAB reconstruction-error map
- * (`lib/localize/sspcab_map.ts`, computed by the unfolded eval-mode network and upsampled in float64) within
- * 1e-4 of the map's maximum, on batches of 1 and 3 synthetic images; the ONNX model passes `onnx.checker`
- * (when Python's `onnx` is importable); a model without SSPCAB has no `anomaly_map` output.
+ * random BatchNorm statistics so folding matters) the TensorFlow.js graph model's maps (cpu and wasm
+ * backends, and through the tfjs engine's `inferMaps`) and the ONNX model's (onnxruntime, when installed)
+ * equal the library's own SSPCAB reconstruction-error map (`lib/localize/sspcab_map.ts`, computed by the
+ * unfolded eval-mode network and upsampled in float64) within 1e-4 of the map's maximum, on batches of 1 and
+ * 3 synthetic images; the ONNX model passes `onnx.checker` (when Python's `onnx` is importable); a model
+ * without SSPCAB has no `anomaly_map` output.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { assert, assertEquals, assertRejects } from "@std/assert";
@@ -139,6 +140,7 @@ for (const padding of ["zeros", "reflect"] as const) {
     name: `anomaly_map (${padding} padding): graph model and ONNX equal sspcabMaps, batch 1 and 3`,
     ...opts,
     async fn(t) {
+      await initBackend("cpu");
       const rng = createRng(padding === "zeros" ? 11 : 12);
       const net = createProjectionNet(
         defaultProjectionNetConfig({ sspcab: { ...DEFAULT_SSPCAB, padding } }),
@@ -153,15 +155,23 @@ for (const padding of ["zeros", "reflect"] as const) {
         const sig = graph.modelJson.signature.outputs[ANOMALY_MAP_OUTPUT];
         assertEquals(sig.tensorShape.dim?.map((d) => d.size), ["-1", String(SIZE), String(SIZE)]);
         assert((graph.modelJson.userDefinedMetadata.sspcab.outputs as string[]).includes(ANOMALY_MAP_OUTPUT));
-        const model = await loadGraphModelFromArtifacts(graph);
-        for (const batch of [1, 3]) {
-          const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
-          const m = model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
-          assertEquals(m.shape, [batch, SIZE, SIZE]);
-          const err = compareMaps(`tfjs b${batch}`, await m.data(), reference.slice(0, batch));
-          console.log(`graph model, ${padding}, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`);
-          tf.dispose([x, m]);
+        // The same files on the cpu and wasm backends (the app server and the page run on wasm).
+        for (const backend of ["wasm", "cpu"] as const) {
+          await initBackend(backend);
+          const onBackend = await loadGraphModelFromArtifacts(graph);
+          for (const batch of [1, 3]) {
+            const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
+            const m = onBackend.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
+            assertEquals(m.shape, [batch, SIZE, SIZE]);
+            const err = compareMaps(`${backend} b${batch}`, await m.data(), reference.slice(0, batch));
+            console.log(
+              `graph model (${backend}), ${padding}, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`,
+            );
+            tf.dispose([x, m]);
+          }
+          onBackend.dispose();
         }
+        const model = await loadGraphModelFromArtifacts(graph);
 
         // The tfjs engine's map reader on the same graph.
         const bundle: InferenceBundle = {

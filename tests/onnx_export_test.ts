@@ -36,7 +36,7 @@ import { createRng, type Rng } from "../lib/util/rng.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { formatPrediction, predictImages } from "../lib/pipeline/predict.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
-import { loadBundle } from "../lib/export/infer.ts";
+import { inferMaps, loadBundle } from "../lib/export/infer.ts";
 import {
   buildOnnxModel,
   ONNX_IR_VERSION,
@@ -310,6 +310,7 @@ for (const c of CASES) {
             ["score", DataType.FLOAT, ["batch"]],
             ["pred_label", DataType.BOOL, ["batch"]],
             ["logits", DataType.FLOAT, ["batch", c.numClasses]],
+            ["anomaly_map", DataType.FLOAT, ["batch", SIZE, SIZE]],
           ]);
           const ops = new Set(m.graph.node.map((n) => n.op_type));
           assert(!ops.has("BatchNormalization"), "BatchNorm is folded");
@@ -535,7 +536,8 @@ Deno.test({
       const outDir = join(dir, "bundle");
       const result = await exportBundle({ modelPath, category, outDir, format: "all" });
       assertEquals(result.metadata.formats, ["tfjs", "onnx"]);
-      assertEquals(result.metadata.onnx?.outputs, ["embedding", "score", "pred_label"]);
+      assertEquals(result.metadata.onnx?.outputs, ["embedding", "score", "pred_label", "anomaly_map"]);
+      assertEquals(result.metadata.outputs, ["embedding", "score", "anomaly_map"]);
       const bundle = await loadOnnxBundle(outDir);
       try {
         assertEquals(JSON.parse(bundle.info.metadata.training).step, 7);
@@ -548,6 +550,21 @@ Deno.test({
           assertEquals(g.threshold, expected[i].threshold);
           console.log(`onnxruntime: ${formatPrediction(g)}\npredict:     ${formatPrediction(expected[i])}`);
         }
+        // Both model files of the bundle give the same SSPCAB map (tfjs engine vs onnxruntime).
+        const imgs = await Promise.all(paths.map((p) => loadRgb(p, SIZE)));
+        const onnxMaps = await runOnnxBatch(bundle, pixelsOf(imgs), imgs.length);
+        const tfjsBundle = await loadBundle(outDir);
+        const tfjsMaps = await inferMaps(tfjsBundle, imgs);
+        tfjsBundle.model.dispose();
+        const mapMax = Math.max(...tfjsMaps.map((m) => Math.max(...m)));
+        assert(mapMax > 0, "the exported map is not all zero");
+        const errMap = compare(
+          "bundle anomaly_map (onnx vs tfjs)",
+          onnxMaps.anomalyMap!,
+          Float32Array.from(tfjsMaps.flatMap((m) => Array.from(m))),
+          REL * mapMax,
+        );
+        console.log(`bundle anomaly_map: onnxruntime vs tfjs max |Δ| / max = ${errMap.toExponential(2)}`);
       } finally {
         await bundle.session.release();
       }

@@ -632,7 +632,6 @@ export async function buildGraphModel(
   const outputs: Record<string, SignatureEntry> = {
     embedding: signatureEntry(addNode(g, "embedding", "Identity", [pooled], T_FLOAT), [-1, dim]),
   };
-  if (mapNode) outputs[ANOMALY_MAP_OUTPUT] = signatureEntry(mapNode, [-1, height, width]);
 
   if (options.density) outputs.score = signatureEntry(scoreNodes(g, pooled, options.density, dim), [-1]);
 
@@ -649,6 +648,8 @@ export async function buildGraphModel(
       net.config.numClasses,
     ]);
   }
+
+  if (mapNode) outputs[ANOMALY_MAP_OUTPUT] = signatureEntry(mapNode, [-1, height, width]);
 
   const modelJson: GraphModelJson = {
     format: GRAPH_MODEL_FORMAT,
