@@ -7,7 +7,8 @@
  *   with the reason);
  * - run with onnxruntime-node (when installed; else skipped with the reason), its `embedding`, `score`,
  *   `pred_label` and `logits` equal `predict`'s computation — `embedImages` (tfjs, cpu) and the float64
- *   Mahalanobis score of a Ledoit–Wolf density fitted on those embeddings — within 1e-4 relative, on
+ *   Mahalanobis score of a Ledoit–Wolf density fitted on those embeddings — and its `anomaly_map` the
+ *   library's SSPCAB map (`sspcabMaps`, relative to the map's maximum), within 1e-4 relative, on
  *   synthetic images and the sample images, for 2- and 3-class models, head_layer 1 and 2, zero and reflect
  *   SSPCAB padding, batch sizes 1 and 5, float32 and uint8 inputs;
  * - end to end: `exportBundle --format all` + the onnxruntime engine give `predictImages`' verdicts.
@@ -46,6 +47,7 @@ import {
 import { DataType, decodeModel } from "../lib/export/onnx/schema.ts";
 import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
 import { whiteningMatrix } from "../lib/export/onnx/whiten.ts";
+import { sspcabMaps } from "../lib/localize/sspcab_map.ts";
 import { createMatrix } from "../lib/eval/linalg.ts";
 import {
   createOnnxSession,
@@ -187,6 +189,8 @@ interface Prepared {
   embedRef: Float64Array;
   scoreRef: Float64Array;
   logitsRef: Float32Array;
+  /** The library's SSPCAB map of each query (`lib/localize/sspcab_map.ts`), SIZE × SIZE. */
+  mapRef: Float32Array[];
   model: OnnxModelArtifacts;
 }
 
@@ -215,6 +219,7 @@ async function prepare(c: Case, inputType: "float32" | "uint8" = "float32"): Pro
   const out = projectionNetForward(net, x, { training: false });
   const logitsRef = await out.logits.data() as Float32Array;
   tf.dispose([x, out]);
+  const mapRef = await sspcabMaps(net, queries);
   const model = await buildOnnxModel(net, {
     imageSize: SIZE,
     inputType,
@@ -224,7 +229,7 @@ async function prepare(c: Case, inputType: "float32" | "uint8" = "float32"): Pro
     category: "synthetic",
     training: { headLayer: c.headLayer, numClasses: c.numClasses },
   });
-  return { net, density, threshold, queries, embedRef: e.data, scoreRef, logitsRef, model };
+  return { net, density, threshold, queries, embedRef: e.data, scoreRef, logitsRef, mapRef, model };
 }
 
 function pixelsOf(images: RgbImage[]): Uint8Array {
@@ -267,6 +272,16 @@ async function runAndCompare(p: Prepared, session: OrtSession, label: string): P
       lRef,
       REL * Math.max(...Array.from(lRef, Math.abs)),
     );
+    // The anomaly map: per image, relative to the map's maximum.
+    assertEquals(out.anomaly_map.dims, [batch, SIZE, SIZE]);
+    let errM = 0;
+    for (let i = 0; i < batch; i++) {
+      const ref = p.mapRef[i];
+      const scale = Math.max(...ref);
+      assert(scale > 0, `${label} map ${i} is all zero`);
+      const got = res.anomalyMap!.subarray(i * SIZE * SIZE, (i + 1) * SIZE * SIZE);
+      errM = Math.max(errM, compare(`${label} b${batch} anomaly_map[${i}]`, got, ref, REL * scale));
+    }
     for (let i = 0; i < batch; i++) {
       assertEquals(
         res.predLabel![i] === 1,
@@ -279,7 +294,7 @@ async function runAndCompare(p: Prepared, session: OrtSession, label: string): P
         errS.toExponential(2)
       } (scores ${Array.from(p.scoreRef.subarray(0, batch), (v) => v.toFixed(2))}), logits ${
         errL.toExponential(2)
-      }`,
+      }, anomaly_map ${errM.toExponential(2)}`,
     );
   }
 }
