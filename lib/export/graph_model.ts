@@ -673,6 +673,12 @@ export async function buildGraphModel(
             formula: "sqrt(max(0, (e' - mean)^T precision (e' - mean))), e' = e / max(|e|, 1e-12)",
           }
           : null,
+        anomalyMap: mapNode
+          ? {
+            kind: "sspcab-reconstruction-error",
+            formula: "mean_c (SSPCAB(layer3) - layer3)^2, bilinear (half-pixel centres) to the input size",
+          }
+          : null,
         config: JSON.parse(JSON.stringify(net.config)),
         fused: g.fuse,
         ...(options.metadata ? { user: JSON.parse(JSON.stringify(options.metadata)) } : {}),

@@ -22,8 +22,8 @@
 export { exportBundle } from "./bundle.ts";
 export { graphModelDirHandler, loadGraphModelFromArtifacts, loadGraphModelFromDir, manifestByteLength, MODEL_JSON_FILE, readGraphModelArtifacts, readGraphModelJson, writeGraphModel, type WrittenGraphModel } from "./bundle_io.ts";
 export { BUNDLE_FILES, BUNDLE_FORMAT, type BundleFormat, type BundleMetadata, bundleMetadataPath, readBundleMetadata, writeBundleMetadata } from "./bundle_metadata.ts";
-export { type AttrValue, buildGraphModel, foldBatchNorm, GRAPH_MODEL_EXPORT_VERSION, GRAPH_MODEL_FORMAT, GRAPH_MODEL_WEIGHTS_FILE, type GraphDensity, type GraphModelArtifacts, type GraphModelJson, type GraphModelOptions, type GraphNodeJson, layer3Size, type SignatureEntry, type TensorShapeJson, type WeightEntry } from "./graph_model.ts";
-export { type InferenceBundle, inferImages, loadBundle, scoreRgbImages } from "./infer.ts";
+export { ANOMALY_MAP_OUTPUT, type AttrValue, buildGraphModel, foldBatchNorm, GRAPH_MODEL_EXPORT_VERSION, GRAPH_MODEL_FORMAT, GRAPH_MODEL_WEIGHTS_FILE, type GraphDensity, type GraphModelArtifacts, type GraphModelJson, type GraphModelOptions, type GraphNodeJson, layer3Size, type SignatureEntry, type TensorShapeJson, type WeightEntry } from "./graph_model.ts";
+export { hasAnomalyMap, type InferenceBundle, inferImages, inferMaps, loadBundle, scoreRgbImages } from "./infer.ts";
 export { createOnnxSession, type ExecutionProvider, inferImagesOnnx, loadOnnxBundle, loadOnnxRuntime, type OnnxBatchOutputs, type OnnxBundle, ONNXRUNTIME_ADD_COMMAND, ONNXRUNTIME_PACKAGE, ONNXRUNTIME_VERSION, type OnnxSessionOptions, type OrtModule, type OrtSession, type OrtTensor, runOnnxBatch } from "./onnx_engine.ts";
 export {
   buildOnnxModel,

@@ -534,6 +534,12 @@ export async function buildOnnxModel(
         },
       }
       : {}),
+    ...(withMapOutput
+      ? {
+        anomaly_map: "mean over channels of (SSPCAB(layer3) - layer3)^2, bilinear (half_pixel) to " +
+          `${height}x${width}; higher = more anomalous`,
+      }
+      : {}),
     network: net.config,
     ...(options.training !== undefined ? { training: options.training } : {}),
     ...options.metadata,
