@@ -214,6 +214,13 @@ for (const padding of ["zeros", "reflect"] as const) {
                 const err = compareMaps(`onnx b${batch}`, res.anomalyMap, reference.slice(0, batch));
                 console.log(`onnx, ${padding}, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`);
               }
+              // Scoring alone leaves the map out; the embedding is the same.
+              const withMap = await runOnnxBatch({ session, info }, pixelsOf(images), 3);
+              const scoresOnly = await runOnnxBatch({ session, info }, pixelsOf(images), 3, {
+                anomalyMap: false,
+              });
+              assertEquals(scoresOnly.anomalyMap, undefined);
+              assertEquals(Array.from(scoresOnly.embedding), Array.from(withMap.embedding));
             } finally {
               await session.release();
             }
