@@ -3,12 +3,12 @@
  * multipart with several images, concurrent requests, no tensor leak, and scores equal to
  * `lib/export/infer.ts`'s for the same files.
  */
-import { join } from "@std/path";
-import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertAlmostEquals, assertEquals, assertStringIncludes } from "./assert.ts";
 import sharp from "sharp";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/mod.ts";
-import { inferImages, loadBundle } from "../lib/export/infer.ts";
+import { inferImages, inferMaps, loadBundle } from "../lib/export/infer.ts";
 import { type AppServer, startAppServer } from "../lib/app/server.ts";
 import { buildPageAssets } from "../lib/app/assets.ts";
 import { appTestBundle } from "./helpers/app_bundle.ts";
@@ -40,6 +40,19 @@ function multipart(files: { name: string; bytes: Uint8Array<ArrayBuffer>; type?:
   const form = new FormData();
   for (const f of files) form.append("image", new File([f.bytes], f.name, { type: f.type ?? "image/png" }));
   return form;
+}
+
+/** Assert that `url` is a greyscale PNG data URL of `map` (`size × size`) scaled by its maximum to 0..255. */
+async function assertPngMap(url: unknown, map: Float32Array, size: number): Promise<void> {
+  assert(typeof url === "string" && url.startsWith("data:image/png;base64,"), String(url).slice(0, 40));
+  const png = Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (ch) => ch.charCodeAt(0));
+  const { data, info } = await sharp(png).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
+  assertEquals([info.width, info.height, info.channels], [size, size, 1]);
+  const max = Math.max(...map);
+  assert(max > 0, "the map is not all zero");
+  for (let p = 0; p < size * size; p++) {
+    assert(Math.abs(data[p] - Math.round((map[p] / max) * 255)) <= 1, `map pixel ${p}: ${data[p]}`);
+  }
 }
 
 Deno.test({
@@ -74,7 +87,9 @@ Deno.test({
         assertEquals(m.threshold, threshold);
         assertEquals(m.training.step, 3);
         assertEquals(m.training.config.size, 48);
-        assertEquals(m.has_anomaly_map, false);
+        // The exported model has SSPCAB, so its bundle carries SSPCAB's reconstruction-error map.
+        assertEquals(m.has_anomaly_map, true);
+        assert(m.outputs.includes("anomaly_map"), String(m.outputs));
         assert(m.files.includes("model.json") && m.files.includes("density.json"));
       });
 
@@ -94,7 +109,9 @@ Deno.test({
           assertEquals(r.json.pred_label, want >= threshold ? 1 : 0);
           assertEquals(r.json.verdict, want >= threshold ? "anomalous" : "normal");
           assert(typeof r.json.timing_ms === "number" && r.json.timing_ms > 0);
-          assert(!("anomaly_map_png" in r.json), "no map field for a bundle without a map");
+          // The map is the exported graph's anomaly_map (the tfjs engine's inferMaps), scaled to 0..255.
+          const [map] = await inferMaps(reference, [await loadRgb(path, 48)]);
+          await assertPngMap(r.json.anomaly_map_png, map, 48);
         }
       });
 

@@ -5,8 +5,8 @@
  * the cpu and wasm backends (the same files), fused and unfused.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
@@ -175,7 +175,7 @@ Deno.test({
     assert(typeof json.generatedBy === "string" && typeof json.convertedBy === "string");
     assertEquals(json.weightsManifest[0].paths, [GRAPH_MODEL_WEIGHTS_FILE]);
     assertEquals(Object.keys(json.signature.inputs), ["image"]);
-    assertEquals(Object.keys(json.signature.outputs).sort(), ["embedding", "logits", "score"]);
+    assertEquals(Object.keys(json.signature.outputs).sort(), ["anomaly_map", "embedding", "logits", "score"]);
     const binSize = (await Deno.stat(join(dir, GRAPH_MODEL_WEIGHTS_FILE))).size;
     assertEquals(manifestByteLength(json.weightsManifest), binSize);
     assertEquals(written.weightBytes, binSize);
@@ -209,7 +209,7 @@ Deno.test({
     const ops = new Set(plain.modelJson.modelTopology.node.map((n) => n.op));
     assert(!ops.has("_FusedConv2D") && !ops.has("_FusedMatMul") && ops.has("Conv2D") && ops.has("BiasAdd"));
     assert(!ops.has("RealDiv"), "no L2 normalisation when the density says so");
-    assertEquals(Object.keys(plain.modelJson.signature.outputs), ["embedding", "score"]);
+    assertEquals(Object.keys(plain.modelJson.signature.outputs), ["embedding", "score", "anomaly_map"]);
     const graph = await loadGraphModelFromArtifacts(plain);
     const image = tf.tensor4d(raw, [BATCH, SIZE, SIZE, 3]);
     const [embedding, score] = graph.execute({ image }, ["embedding", "score"]) as tf.Tensor[];

@@ -7,7 +7,8 @@
  *   with the reason);
  * - run with onnxruntime-node (when installed; else skipped with the reason), its `embedding`, `score`,
  *   `pred_label` and `logits` equal `predict`'s computation — `embedImages` (tfjs, cpu) and the float64
- *   Mahalanobis score of a Ledoit–Wolf density fitted on those embeddings — within 1e-4 relative, on
+ *   Mahalanobis score of a Ledoit–Wolf density fitted on those embeddings — and its `anomaly_map` the
+ *   library's SSPCAB map (`sspcabMaps`, relative to the map's maximum), within 1e-4 relative, on
  *   synthetic images and the sample images, for 2- and 3-class models, head_layer 1 and 2, zero and reflect
  *   SSPCAB padding, batch sizes 1 and 5, float32 and uint8 inputs;
  * - end to end: `exportBundle --format all` + the onnxruntime engine give `predictImages`' verdicts.
@@ -15,8 +16,8 @@
  * Models are randomly initialised (with random BatchNorm statistics, so folding is exercised) at 64².
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
-import { assert, assertEquals, assertRejects } from "@std/assert";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
@@ -36,7 +37,7 @@ import { createRng, type Rng } from "../lib/util/rng.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { formatPrediction, predictImages } from "../lib/pipeline/predict.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
-import { loadBundle } from "../lib/export/infer.ts";
+import { inferMaps, loadBundle } from "../lib/export/infer.ts";
 import {
   buildOnnxModel,
   ONNX_IR_VERSION,
@@ -46,6 +47,7 @@ import {
 import { DataType, decodeModel } from "../lib/export/onnx/schema.ts";
 import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
 import { whiteningMatrix } from "../lib/export/onnx/whiten.ts";
+import { sspcabMaps } from "../lib/localize/sspcab_map.ts";
 import { createMatrix } from "../lib/eval/linalg.ts";
 import {
   createOnnxSession,
@@ -187,6 +189,8 @@ interface Prepared {
   embedRef: Float64Array;
   scoreRef: Float64Array;
   logitsRef: Float32Array;
+  /** The library's SSPCAB map of each query (`lib/localize/sspcab_map.ts`), SIZE × SIZE. */
+  mapRef: Float32Array[];
   model: OnnxModelArtifacts;
 }
 
@@ -215,6 +219,7 @@ async function prepare(c: Case, inputType: "float32" | "uint8" = "float32"): Pro
   const out = projectionNetForward(net, x, { training: false });
   const logitsRef = await out.logits.data() as Float32Array;
   tf.dispose([x, out]);
+  const mapRef = await sspcabMaps(net, queries);
   const model = await buildOnnxModel(net, {
     imageSize: SIZE,
     inputType,
@@ -224,7 +229,7 @@ async function prepare(c: Case, inputType: "float32" | "uint8" = "float32"): Pro
     category: "synthetic",
     training: { headLayer: c.headLayer, numClasses: c.numClasses },
   });
-  return { net, density, threshold, queries, embedRef: e.data, scoreRef, logitsRef, model };
+  return { net, density, threshold, queries, embedRef: e.data, scoreRef, logitsRef, mapRef, model };
 }
 
 function pixelsOf(images: RgbImage[]): Uint8Array {
@@ -267,6 +272,16 @@ async function runAndCompare(p: Prepared, session: OrtSession, label: string): P
       lRef,
       REL * Math.max(...Array.from(lRef, Math.abs)),
     );
+    // The anomaly map: per image, relative to the map's maximum.
+    assertEquals(out.anomaly_map.dims, [batch, SIZE, SIZE]);
+    let errM = 0;
+    for (let i = 0; i < batch; i++) {
+      const ref = p.mapRef[i];
+      const scale = Math.max(...ref);
+      assert(scale > 0, `${label} map ${i} is all zero`);
+      const got = res.anomalyMap!.subarray(i * SIZE * SIZE, (i + 1) * SIZE * SIZE);
+      errM = Math.max(errM, compare(`${label} b${batch} anomaly_map[${i}]`, got, ref, REL * scale));
+    }
     for (let i = 0; i < batch; i++) {
       assertEquals(
         res.predLabel![i] === 1,
@@ -279,7 +294,7 @@ async function runAndCompare(p: Prepared, session: OrtSession, label: string): P
         errS.toExponential(2)
       } (scores ${Array.from(p.scoreRef.subarray(0, batch), (v) => v.toFixed(2))}), logits ${
         errL.toExponential(2)
-      }`,
+      }, anomaly_map ${errM.toExponential(2)}`,
     );
   }
 }
@@ -310,6 +325,7 @@ for (const c of CASES) {
             ["score", DataType.FLOAT, ["batch"]],
             ["pred_label", DataType.BOOL, ["batch"]],
             ["logits", DataType.FLOAT, ["batch", c.numClasses]],
+            ["anomaly_map", DataType.FLOAT, ["batch", SIZE, SIZE]],
           ]);
           const ops = new Set(m.graph.node.map((n) => n.op_type));
           assert(!ops.has("BatchNormalization"), "BatchNorm is folded");
@@ -535,7 +551,8 @@ Deno.test({
       const outDir = join(dir, "bundle");
       const result = await exportBundle({ modelPath, category, outDir, format: "all" });
       assertEquals(result.metadata.formats, ["tfjs", "onnx"]);
-      assertEquals(result.metadata.onnx?.outputs, ["embedding", "score", "pred_label"]);
+      assertEquals(result.metadata.onnx?.outputs, ["embedding", "score", "pred_label", "anomaly_map"]);
+      assertEquals(result.metadata.outputs, ["embedding", "score", "anomaly_map"]);
       const bundle = await loadOnnxBundle(outDir);
       try {
         assertEquals(JSON.parse(bundle.info.metadata.training).step, 7);
@@ -548,6 +565,21 @@ Deno.test({
           assertEquals(g.threshold, expected[i].threshold);
           console.log(`onnxruntime: ${formatPrediction(g)}\npredict:     ${formatPrediction(expected[i])}`);
         }
+        // Both model files of the bundle give the same SSPCAB map (tfjs engine vs onnxruntime).
+        const imgs = await Promise.all(paths.map((p) => loadRgb(p, SIZE)));
+        const onnxMaps = await runOnnxBatch(bundle, pixelsOf(imgs), imgs.length);
+        const tfjsBundle = await loadBundle(outDir);
+        const tfjsMaps = await inferMaps(tfjsBundle, imgs);
+        tfjsBundle.model.dispose();
+        const mapMax = Math.max(...tfjsMaps.map((m) => Math.max(...m)));
+        assert(mapMax > 0, "the exported map is not all zero");
+        const errMap = compare(
+          "bundle anomaly_map (onnx vs tfjs)",
+          onnxMaps.anomalyMap!,
+          Float32Array.from(tfjsMaps.flatMap((m) => Array.from(m))),
+          REL * mapMax,
+        );
+        console.log(`bundle anomaly_map: onnxruntime vs tfjs max |Δ| / max = ${errMap.toExponential(2)}`);
       } finally {
         await bundle.session.release();
       }

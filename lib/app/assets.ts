@@ -5,7 +5,8 @@
  * @module
  */
 import * as esbuild from "esbuild";
-import { fromFileUrl, join } from "@std/path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { UserError } from "../util/errors.ts";
 
 /** One static file. */
@@ -16,8 +17,8 @@ export interface StaticAsset {
   type: string;
 }
 
-const PAGE_DIR = fromFileUrl(new URL("./page/", import.meta.url));
-const REPO_ROOT = fromFileUrl(new URL("../../", import.meta.url));
+const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const WASM_DIR = join(REPO_ROOT, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist");
 const WASM_FILES = [
   "tfjs-backend-wasm.wasm",

@@ -4,7 +4,7 @@
  * `GET /api/models` and the page's `models/index.json` list.
  * @module
  */
-import { basename, join } from "@std/path";
+import { basename, join } from "node:path";
 import { BUNDLE_FILES, type BundleMetadata } from "../export/bundle_metadata.ts";
 import { type InferenceBundle, loadBundle } from "../export/infer.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";

@@ -18,7 +18,7 @@
  * @module
  */
 import sharp from "sharp";
-import { join } from "@std/path";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { decodeRgb, type RgbImage } from "../data/images.ts";
 import { scoreRgbImages } from "../export/infer.ts";

@@ -4,7 +4,7 @@
  * API behind it (the page then runs in-browser only; its API switch is disabled).
  * @module
  */
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { buildPageAssets, type StaticAsset } from "./assets.ts";
 import { findBundleDirs, isValidModelName, type ModelSummary, summarizeBundle } from "./models.ts";

@@ -18,10 +18,67 @@
  * @module
  */
 export { type CategoryImages, loadCategoryImages } from "./category_images.ts";
-export { extractMvtec, type ExtractOptions, type ExtractResult, readTar, safeArchivePath, type TarEntry, type TarEntryType, type TarItem, type XzDecoder } from "./extract.ts";
+export {
+  extractMvtec,
+  type ExtractOptions,
+  type ExtractResult,
+  readTar,
+  safeArchivePath,
+  type TarEntry,
+  type TarEntryType,
+  type TarItem,
+  type XzDecoder,
+} from "./extract.ts";
 export { expandImagePaths } from "./image_paths.ts";
-export { createImageCache, decodeRgb, DEFAULT_MAX_PIXELS, type ImageCache, type ImageCacheOptions, type ImageSize, loadMany, type LoadManyOptions, loadMask, type LoadOptions, loadRgb, type RawPixels, savePng, type SavePngOptions, saveRgbPng } from "./images.ts";
-export { categoryCounts, type CategoryCounts, type CategorySummaryRow, countCategoryImages, datasetSummary, type ExpectedCount, type ExpectedCounts, IMAGE_EXTENSIONS, type ImageRecord, isMvtecCategory, listCategory, MVTEC_CATEGORIES, MVTEC_EXPECTED_COUNTS, MVTEC_OFFICIAL, type MvtecCategory, type OfficialCategoryInfo, presentCategories, resolveCategories, sortCategories } from "./mvtec.ts";
+export {
+  createImageCache,
+  decodeRgb,
+  DEFAULT_MAX_PIXELS,
+  type ImageCache,
+  type ImageCacheOptions,
+  type ImageSize,
+  loadMany,
+  type LoadManyOptions,
+  loadMask,
+  type LoadOptions,
+  loadRgb,
+  type RawPixels,
+  savePng,
+  type SavePngOptions,
+  saveRgbPng,
+} from "./images.ts";
+export {
+  type CategoryCounts,
+  categoryCounts,
+  type CategorySummaryRow,
+  countCategoryImages,
+  datasetSummary,
+  type ExpectedCount,
+  type ExpectedCounts,
+  IMAGE_EXTENSIONS,
+  type ImageRecord,
+  isMvtecCategory,
+  listCategory,
+  MVTEC_CATEGORIES,
+  MVTEC_EXPECTED_COUNTS,
+  MVTEC_OFFICIAL,
+  type MvtecCategory,
+  type OfficialCategoryInfo,
+  presentCategories,
+  resolveCategories,
+  sortCategories,
+} from "./mvtec.ts";
 export { IMAGENET_MEAN, IMAGENET_STD, toNormalizedFloat32 } from "./normalize.ts";
 export { cloneRgbImage, createMask, createRgbImage, type Mask, type RgbImage } from "./rgb_image.ts";
-export { generateSyntheticDataset, renderSyntheticSample, SYNTHETIC_CATEGORIES, SYNTHETIC_DEFECT_TYPES, SYNTHETIC_MARKER, type SyntheticCategory, type SyntheticDatasetInfo, type SyntheticDefectType, type SyntheticOptions, type SyntheticSample } from "./synthetic.ts";
+export {
+  generateSyntheticDataset,
+  renderSyntheticSample,
+  SYNTHETIC_CATEGORIES,
+  SYNTHETIC_DEFECT_TYPES,
+  SYNTHETIC_MARKER,
+  type SyntheticCategory,
+  type SyntheticDatasetInfo,
+  type SyntheticDefectType,
+  type SyntheticOptions,
+  type SyntheticSample,
+} from "./synthetic.ts";

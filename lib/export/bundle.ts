@@ -1,12 +1,13 @@
 /**
  * The self-contained inference bundle: the network as a TensorFlow.js graph model (`model.json` + weights,
  * loadable by `tf.loadGraphModel` in a browser) and/or as an ONNX model (`model.onnx`, see `onnx/export.ts`),
- * each taking raw RGB and, for a Gaussian density, outputting the anomaly score itself; `density.json` (the fitted density and threshold); and `metadata.json` (category,
+ * each taking raw RGB and, for a Gaussian density, outputting the anomaly score itself (and, for a model with
+ * SSPCAB, the per-pixel `anomaly_map`); `density.json` (the fitted density and threshold); and `metadata.json` (category,
  * image size, preprocessing, training configuration, metrics, library version).
  * @module
  */
-import { join } from "@std/path";
-import { buildGraphModel } from "./graph_model.ts";
+import { join } from "node:path";
+import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "./graph_model.ts";
 import { writeGraphModel } from "./bundle_io.ts";
 import { fittedModelPath, loadFittedModel, saveFittedModel } from "../eval/fitted_model.ts";
 import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
@@ -50,6 +51,9 @@ export async function exportBundle(
       throw new UserError(`unknown export format "${format}"`, "use tfjs, onnx or all");
     }
     const files: string[] = [];
+    // Both model files output SSPCAB's reconstruction-error map when the model has the block.
+    const outputs = [...(gaussian ? ["embedding", "score"] : ["embedding"])];
+    if (model.net.config.sspcab) outputs.push(ANOMALY_MAP_OUTPUT);
     if (format === "tfjs" || format === "all") {
       const artifacts = await buildGraphModel(model.net, {
         imageSize: model.config.size,
@@ -62,6 +66,10 @@ export async function exportBundle(
           : undefined,
         metadata: { category: options.category },
       });
+      const graphOutputs = Object.keys(artifacts.modelJson.signature.outputs);
+      if (outputs.some((o) => !graphOutputs.includes(o))) {
+        throw new Error(`export: the graph model outputs ${graphOutputs}, the bundle expects ${outputs}`);
+      }
       const written = await writeGraphModel(options.outDir, artifacts);
       files.push(written.modelJson, ...written.weights);
     }
@@ -85,7 +93,7 @@ export async function exportBundle(
       },
       threshold: fitted.threshold,
       density: fitted.density.kind,
-      outputs: gaussian ? ["embedding", "score"] : ["embedding"],
+      outputs,
       metrics: { auroc: fitted.auroc, step: model.step },
       training: model.config,
       libraryVersion: LIBRARY_VERSION,

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic_write.ts";
 import { UserError } from "../util/errors.ts";
 import { GRAPH_MODEL_FORMAT, type GraphModelArtifacts, type GraphModelJson } from "./graph_model.ts";

@@ -44,7 +44,7 @@ export interface BundleMetadata {
   threshold: number;
   /** Density kind; for `gaussian` the graph outputs `score`, for `kde` the caller scores `embedding`. */
   density: "gaussian" | "kde";
-  /** Graph outputs. */
+  /** Graph outputs (`embedding`, `score` for a Gaussian density, `anomaly_map` for a model with SSPCAB). */
   outputs: string[];
   /** Metrics at export time. */
   metrics: { auroc: number; step: number };

@@ -18,7 +18,11 @@
  * - output `score` (when a Gaussian density is given): `[-1]`, the Mahalanobis distance
  *   `sqrt((e/‖e‖ − μ)ᵀ P (e/‖e‖ − μ))` of the L2-normalised embedding (no normalisation when the density says
  *   so);
- * - output `logits` (optional): `[-1, numClasses]`, the classifier head.
+ * - output `logits` (optional): `[-1, numClasses]`, the classifier head;
+ * - output `anomaly_map` (default when the model has SSPCAB): `[-1, H, W]`, SSPCAB's reconstruction error
+ *   `mean_c (SSPCAB(F) − F)²` at every layer3 position (`Sub`, `Mul`, `Mean` over the channels), upsampled to
+ *   the input size by `ResizeBilinear` with half-pixel centres (PyTorch `align_corners=False`) — the map of
+ *   `lib/localize/sspcab_map.ts` with no smoothing.
  *
  * Run it with `model.execute({ image }, ["embedding", "score"])` (or `executeAsync`).
  * @module
@@ -32,6 +36,8 @@ import { sspcabOffsets } from "../model/sspcab.ts";
 export const GRAPH_MODEL_FORMAT = "graph-model";
 /** File name of the single weight shard written next to `model.json`. */
 export const GRAPH_MODEL_WEIGHTS_FILE = "group1-shard1of1.bin";
+/** Name of the per-pixel anomaly map output (graph model and ONNX model alike). */
+export const ANOMALY_MAP_OUTPUT = "anomaly_map";
 /** Version of this exporter, recorded in `userDefinedMetadata`. */
 export const GRAPH_MODEL_EXPORT_VERSION = 1;
 
@@ -63,6 +69,11 @@ export interface GraphModelOptions {
   density?: GraphDensity;
   /** Add the classifier's `logits` output (default false). */
   includeLogits?: boolean;
+  /**
+   * Add the `anomaly_map` output (SSPCAB's reconstruction error upsampled to the input size). Default: true
+   * when the model has SSPCAB; asking for it on a model without SSPCAB is an error.
+   */
+  anomalyMap?: boolean;
   /**
    * Use fused `_FusedConv2D` / `_FusedMatMul` nodes (conv + bias + ReLU in one kernel; default true). Set false
    * for plain `Conv2D` + `BiasAdd` + `Relu`, e.g. for runtimes other than TensorFlow.js.
@@ -580,6 +591,10 @@ export async function buildGraphModel(
   }
   const dim = RESNET18_EMBED_DIM;
   if (options.density) checkDensity(options.density, dim);
+  const withMap = options.anomalyMap ?? Boolean(net.config.sspcab);
+  if (withMap && !net.config.sspcab) {
+    throw new Error("buildGraphModel: anomalyMap needs a model with the SSPCAB block; this one has none");
+  }
   const g: GraphState = { nodes: [], consts: [], names: new Set(), fuse: options.fuse ?? true };
   const read = paramReader(net);
 
@@ -602,9 +617,12 @@ export async function buildGraphModel(
     padding: attrStr("VALID"),
     data_format: attrStr("NHWC"),
   });
+  let mapNode: string | undefined;
   for (let layer = 1; layer <= RESNET18_WIDTHS.length; layer++) {
     if (layer === 4 && net.config.sspcab) {
-      y = await sspcabNodes(g, net, read, y, [layer3Size(height), layer3Size(width)]);
+      const f = y;
+      y = await sspcabNodes(g, net, read, f, [layer3Size(height), layer3Size(width)]);
+      if (withMap) mapNode = anomalyMapNodes(g, f, y, [height, width]);
     }
     for (let b = 0; b < 2; b++) {
       y = await basicBlock(g, net, read, `resnet18.layer${layer}.${b}`, y, layer > 1 && b === 0 ? 2 : 1);
@@ -631,6 +649,8 @@ export async function buildGraphModel(
     ]);
   }
 
+  if (mapNode) outputs[ANOMALY_MAP_OUTPUT] = signatureEntry(mapNode, [-1, height, width]);
+
   const modelJson: GraphModelJson = {
     format: GRAPH_MODEL_FORMAT,
     generatedBy: "sspcab-deno ProjectionNet (ResNet18 + SSPCAB), eval mode, BatchNorm folded",
@@ -653,6 +673,12 @@ export async function buildGraphModel(
             formula: "sqrt(max(0, (e' - mean)^T precision (e' - mean))), e' = e / max(|e|, 1e-12)",
           }
           : null,
+        anomalyMap: mapNode
+          ? {
+            kind: "sspcab-reconstruction-error",
+            formula: "mean_c (SSPCAB(layer3) - layer3)^2, bilinear (half-pixel centres) to the input size",
+          }
+          : null,
         config: JSON.parse(JSON.stringify(net.config)),
         fused: g.fuse,
         ...(options.metadata ? { user: JSON.parse(JSON.stringify(options.metadata)) } : {}),
@@ -660,6 +686,29 @@ export async function buildGraphModel(
     },
   };
   return { modelJson, weightData: packWeights(g.consts) };
+}
+
+/**
+ * SSPCAB's reconstruction error `mean_c (s − f)²` (`f` = layer3, `s` = SSPCAB's output, NHWC) upsampled
+ * bilinearly (half-pixel centres) to `[height, width]`: the `anomaly_map` node, `[-1, height, width]`.
+ */
+function anomalyMapNodes(
+  g: GraphState,
+  f: string,
+  s: string,
+  [height, width]: readonly [number, number],
+): string {
+  const diff = binary(g, "anomaly_map/diff", "Sub", s, f);
+  const sq = binary(g, "anomaly_map/square", "Mul", diff, diff);
+  const grid = reduce(g, "anomaly_map/channel_mean", "Mean", sq, [3], true);
+  const size = ints(g, "anomaly_map/resize/size", [height, width]);
+  const up = addNode(g, "anomaly_map/resize", "ResizeBilinear", [grid, size], {
+    ...T_FLOAT,
+    align_corners: attrBool(false),
+    half_pixel_centers: attrBool(true),
+  });
+  const shape = ints(g, "anomaly_map/shape", [-1, height, width]);
+  return addNode(g, ANOMALY_MAP_OUTPUT, "Reshape", [up, shape], { ...T_FLOAT, Tshape: attrType("DT_INT32") });
 }
 
 /** The Mahalanobis score of the (L2-normalised) embedding, `[-1]`. */

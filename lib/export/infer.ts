@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "@std/path";
+import { join } from "node:path";
 import { loadGraphModelFromDir } from "./bundle_io.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
@@ -15,7 +15,8 @@ import { loadRgb, type RgbImage } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
-import type { GraphModel, Tensor2D } from "../util/tensor_types.ts";
+import type { GraphModel, Tensor2D, Tensor3D } from "../util/tensor_types.ts";
+import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
 
 /** A loaded bundle. */
 export interface InferenceBundle {
@@ -46,17 +47,7 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
  * and the embedding is scored in float64 with the bundle's density. Every tensor made here is disposed.
  */
 export async function scoreRgbImages(bundle: InferenceBundle, images: RgbImage[]): Promise<Float64Array> {
-  const size = bundle.metadata.imageSize;
-  const pixels = new Float32Array(images.length * size * size * 3);
-  images.forEach((img, i) => {
-    if (img.width !== size || img.height !== size) {
-      throw new RangeError(
-        `scoreRgbImages: image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`,
-      );
-    }
-    pixels.set(img.data, i * size * size * 3);
-  });
-  const x = tf.tensor4d(pixels, [images.length, size, size, 3]);
+  const x = inputTensor(bundle, images, "scoreRgbImages");
   try {
     // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
     // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
@@ -66,6 +57,53 @@ export async function scoreRgbImages(bundle: InferenceBundle, images: RgbImage[]
       return scoreRows(bundle.fitted.density, rows);
     } finally {
       e.dispose();
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+/** The `[n, size, size, 3]` input of images already resized to the bundle's side. */
+function inputTensor(bundle: InferenceBundle, images: RgbImage[], what: string) {
+  const size = bundle.metadata.imageSize;
+  const pixels = new Float32Array(images.length * size * size * 3);
+  images.forEach((img, i) => {
+    if (img.width !== size || img.height !== size) {
+      throw new RangeError(`${what}: image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`);
+    }
+    pixels.set(img.data, i * size * size * 3);
+  });
+  return tf.tensor4d(pixels, [images.length, size, size, 3]);
+}
+
+/** Whether the bundle's graph outputs a per-pixel anomaly map (models with SSPCAB). */
+export function hasAnomalyMap(bundle: InferenceBundle): boolean {
+  return bundle.metadata.outputs.includes(ANOMALY_MAP_OUTPUT);
+}
+
+/**
+ * The per-pixel anomaly maps (SSPCAB's reconstruction error, `size × size` row-major, one per image) of RGB
+ * images already resized to the bundle's side, in one forward pass. A bundle without the map output (a model
+ * without SSPCAB, or exported before the map existed) is a {@link UserError}.
+ */
+export async function inferMaps(bundle: InferenceBundle, images: RgbImage[]): Promise<Float32Array[]> {
+  if (!hasAnomalyMap(bundle)) {
+    throw new UserError(
+      `this bundle (${bundle.metadata.category}) has no ${ANOMALY_MAP_OUTPUT} output: its model has no SSPCAB ` +
+        "block, or it was exported before the map existed",
+      "export a model trained with SSPCAB again with `deno task export`",
+    );
+  }
+  if (images.length === 0) return [];
+  const x = inputTensor(bundle, images, "inferMaps");
+  try {
+    const m = bundle.model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor3D;
+    try {
+      const [n, h, w] = m.shape;
+      const data = await m.data() as Float32Array;
+      return Array.from({ length: n }, (_, i) => data.slice(i * h * w, (i + 1) * h * w));
+    } finally {
+      m.dispose();
     }
   } finally {
     x.dispose();

@@ -1,7 +1,7 @@
 /**
- * Export: the TensorFlow.js graph model written from our network, the ONNX model (`./onnx/`), the inference
- * bundle (graph model and/or model.onnx + density + threshold + metadata) and running a bundle on images
- * without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
+ * Export: the TensorFlow.js graph model written from our network (with SSPCAB's anomaly map as an output), the
+ * ONNX model (`./onnx/`), the inference bundle (graph model and/or model.onnx + density + threshold + metadata)
+ * and running a bundle on images without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
  *
  * @example A network as a TensorFlow.js graph model that takes raw RGB and outputs its embedding
  * ```ts
@@ -41,6 +41,7 @@ export {
   writeBundleMetadata,
 } from "./bundle_metadata.ts";
 export {
+  ANOMALY_MAP_OUTPUT,
   type AttrValue,
   buildGraphModel,
   foldBatchNorm,
@@ -57,7 +58,14 @@ export {
   type TensorShapeJson,
   type WeightEntry,
 } from "./graph_model.ts";
-export { type InferenceBundle, inferImages, loadBundle, scoreRgbImages } from "./infer.ts";
+export {
+  hasAnomalyMap,
+  type InferenceBundle,
+  inferImages,
+  inferMaps,
+  loadBundle,
+  scoreRgbImages,
+} from "./infer.ts";
 export {
   createOnnxSession,
   type ExecutionProvider,

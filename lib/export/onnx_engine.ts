@@ -18,7 +18,7 @@
  * the same lines and JSON; each batch of images goes through in one `session.run`.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
@@ -27,6 +27,7 @@ import { createMatrix } from "../eval/linalg.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
+import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
 import { ONNX_MODEL_FILE, type OnnxModelInfo, onnxModelInfo, readOnnxFile } from "./onnx/model_file.ts";
 
 /** The npm package of the engine. */
@@ -55,8 +56,8 @@ export interface OrtSession {
   readonly inputNames: readonly string[];
   /** Graph output names. */
   readonly outputNames: readonly string[];
-  /** Run the graph on named inputs. */
-  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  /** Run the graph on named inputs, computing the named outputs (default all). */
+  run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>>;
   /** Free the native session. */
   release(): Promise<void>;
 }
@@ -203,16 +204,22 @@ export interface OnnxBatchOutputs {
   score?: Float32Array;
   /** Labels, 1 = anomalous (absent when the graph has no `pred_label`). */
   predLabel?: Uint8Array;
+  /**
+   * Per-pixel anomaly maps, `n × H × W` row-major: SSPCAB's reconstruction error (absent when the graph has no
+   * `anomaly_map`, i.e. the model has no SSPCAB).
+   */
+  anomalyMap?: Float32Array;
 }
 
 /**
  * Run one batch of raw RGB pixels (`n × H × W × 3`, 0…255; uint8 or float values) through the session in
- * one call.
+ * one call. `anomalyMap: false` leaves the map out (onnxruntime then skips its nodes).
  */
 export async function runOnnxBatch(
   bundle: Pick<OnnxBundle, "session" | "info">,
   pixels: Uint8Array | Float32Array,
   n: number,
+  options: { anomalyMap?: boolean } = {},
 ): Promise<OnnxBatchOutputs> {
   const ort = await loadOnnxRuntime();
   const { height, width, inputType, outputs } = bundle.info;
@@ -223,11 +230,14 @@ export async function runOnnxBatch(
     ? (pixels instanceof Uint8Array ? pixels : Uint8Array.from(pixels))
     : (pixels instanceof Float32Array ? pixels : Float32Array.from(pixels));
   const image = new ort.Tensor(inputType, data, [n, height, width, 3]);
-  const out = await bundle.session.run({ image });
+  const withMap = (options.anomalyMap ?? true) && outputs.includes(ANOMALY_MAP_OUTPUT);
+  const fetches = outputs.filter((o) => withMap || o !== ANOMALY_MAP_OUTPUT);
+  const out = await bundle.session.run({ image }, fetches);
   return {
     embedding: Float32Array.from(out.embedding.data),
     ...(outputs.includes("score") ? { score: Float32Array.from(out.score.data) } : {}),
     ...(outputs.includes("pred_label") ? { predLabel: Uint8Array.from(out.pred_label.data) } : {}),
+    ...(withMap ? { anomalyMap: Float32Array.from(out[ANOMALY_MAP_OUTPUT].data) } : {}),
   };
 }
 
@@ -254,7 +264,7 @@ export async function inferImagesOnnx(
     );
     const pixels = new Uint8Array(chunk.length * per);
     images.forEach((img, i) => pixels.set(img.data, i * per));
-    const res = await runOnnxBatch(bundle, pixels, chunk.length);
+    const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: false });
     const scores = res.score ??
       scoreRows(
         bundle.fitted.density,

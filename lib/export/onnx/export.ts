@@ -15,9 +15,11 @@
  *   computed as `‖(e/‖e‖ − μ)·W‖₂` with `W Wᵀ = P` factored at export in float64 (see `whiten.ts`);
  * - output `pred_label` `[batch]` bool (with a threshold): `score ≥ threshold`, true = anomalous;
  * - output `logits` `[batch, classes]` (optional): the classifier head (`Gemm` with the BatchNorm1d folded,
- *   `Relu`, then the output layer).
- *
- * There is no `anomaly_map` output: the model has no forward-pass localisation map yet.
+ *   `Relu`, then the output layer);
+ * - output `anomaly_map` `[batch, H, W]` (default when the model has SSPCAB): SSPCAB's reconstruction error
+ *   `mean_c (SSPCAB(F) − F)²` at every layer3 position (`Sub`, `Mul`, `ReduceMean` over the channels), upsampled
+ *   to the input size by `Resize` (linear, `half_pixel` — PyTorch `align_corners=False`) — the map of
+ *   `lib/localize/sspcab_map.ts` with no smoothing.
  *
  * `metadata_props` carry the category, image size, preprocessing, threshold(s), score formula, density
  * summary, training summary and the exporter version.
@@ -72,6 +74,11 @@ export interface OnnxExportOptions {
   thresholds?: Record<string, number>;
   /** Add the classifier's `logits` output (default false). */
   includeLogits?: boolean;
+  /**
+   * Add the `anomaly_map` output (SSPCAB's reconstruction error upsampled to the input size). Default: true
+   * when the model has SSPCAB; asking for it on a model without SSPCAB is an error.
+   */
+  anomalyMap?: boolean;
   /** Per-channel normalisation of the 0…1 input (default ImageNet mean/std). */
   normalization?: { mean: readonly number[]; std: readonly number[] };
   /** Category the model was trained for (metadata `category`). */
@@ -288,6 +295,35 @@ async function sspcabNodes(ctx: Ctx, x: string, hw: readonly [number, number]): 
   return b.node("Mul", "SSPCAB.scale", [features, gate4]);
 }
 
+/**
+ * SSPCAB's reconstruction error `mean_c (s − f)²` (`f` = layer3, `s` = SSPCAB's output, NCHW) resized
+ * bilinearly with half-pixel centres to `height × width`: the `anomaly_map` value, `[batch, height, width]`.
+ */
+function anomalyMapNodes(b: OnnxGraphBuilder, f: string, s: string, height: number, width: number): string {
+  const diff = b.node("Sub", "anomaly_map.diff", [s, f]);
+  const sq = b.node("Mul", "anomaly_map.square", [diff, diff]);
+  const grid = b.node("ReduceMean", "anomaly_map.channel_mean", [sq], { axes: [1], keepdims: 1 }, {
+    doc: "[batch, 1, h, w] squared reconstruction error averaged over the channels",
+  });
+  // Resize by target sizes [batch, 1, H, W] (the batch read from the tensor), so the scale is exactly H/h.
+  const shape = b.node("Shape", "anomaly_map.grid_shape", [grid]);
+  const lead = b.node("Slice", "anomaly_map.grid_lead", [
+    shape,
+    b.int64s("anomaly_map.lead.starts", [0]),
+    b.int64s("anomaly_map.lead.ends", [2]),
+  ]);
+  const sizes = b.node("Concat", "anomaly_map.sizes", [lead, b.int64s("anomaly_map.hw", [height, width])], {
+    axis: 0,
+  });
+  const up = b.node("Resize", "anomaly_map.resize", [grid, "", "", sizes], {
+    mode: "linear",
+    coordinate_transformation_mode: "half_pixel",
+  }, { doc: "bilinear, half-pixel centres (PyTorch align_corners=False)" });
+  return b.node("Squeeze", "anomaly_map.squeeze", [up, b.int64s("anomaly_map.squeeze.axes", [1])], {}, {
+    output: "anomaly_map",
+  });
+}
+
 function imageHw(size: OnnxExportOptions["imageSize"]): [number, number] {
   const hw: [number, number] = typeof size === "number"
     ? [size, size]
@@ -342,6 +378,10 @@ export async function buildOnnxModel(
   const dim = RESNET18_EMBED_DIM;
   const precision = options.density ? densityMatrix(options.density, dim) : null;
   const inputType = options.inputType ?? "float32";
+  const withMap = options.anomalyMap ?? Boolean(net.config.sspcab);
+  if (withMap && !net.config.sspcab) {
+    throw new Error("buildOnnxModel: anomalyMap needs a model with the SSPCAB block; this one has none");
+  }
   const b = new OnnxGraphBuilder();
   const ctx: Ctx = { b, net, read: paramReader(net) };
 
@@ -373,9 +413,15 @@ export async function buildOnnxModel(
     strides: [2, 2],
     pads: [1, 1, 1, 1],
   });
+  let withMapOutput = false;
   for (let layer = 1; layer <= RESNET18_WIDTHS.length; layer++) {
     if (layer === 4 && net.config.sspcab) {
-      y = await sspcabNodes(ctx, y, [layer3Size(height), layer3Size(width)]);
+      const f = y;
+      y = await sspcabNodes(ctx, f, [layer3Size(height), layer3Size(width)]);
+      if (withMap) {
+        anomalyMapNodes(b, f, y, height, width);
+        withMapOutput = true;
+      }
     }
     for (let blk = 0; blk < 2; blk++) {
       y = await basicBlock(ctx, `resnet18.layer${layer}.${blk}`, y, layer > 1 && blk === 0 ? 2 : 1);
@@ -434,6 +480,17 @@ export async function buildOnnxModel(
     );
   }
 
+  if (withMapOutput) {
+    outputs.push(
+      tensorValueInfo(
+        "anomaly_map",
+        DataType.FLOAT,
+        [BATCH_DIM, height, width],
+        "SSPCAB reconstruction error per pixel (mean over channels, bilinear upsampling)",
+      ),
+    );
+  }
+
   const inputs = [
     tensorValueInfo(
       "image",
@@ -475,6 +532,12 @@ export async function buildOnnxModel(
           ...(options.threshold !== undefined ? { decision: options.threshold } : {}),
           ...options.thresholds,
         },
+      }
+      : {}),
+    ...(withMapOutput
+      ? {
+        anomaly_map: "mean over channels of (SSPCAB(layer3) - layer3)^2, bilinear (half_pixel) to " +
+          `${height}x${width}; higher = more anomalous`,
       }
       : {}),
     network: net.config,

@@ -66,6 +66,7 @@ export type { ParamInit } from "../../model/params.ts";
 export type { ParamKind } from "../../model/params.ts";
 export type { ScheduleName } from "../../train/schedule.ts";
 export type { SspcabConfig } from "../../model/sspcab.ts";
+export type { StemConv } from "../../model/stem.ts";
+export type { Variable } from "../../util/tensor_types.ts";
 export { OPTIMIZERS } from "../../train/optimizer.ts";
 export { SCHEDULES } from "../../train/schedule.ts";
-export type { Variable } from "../../util/tensor_types.ts";

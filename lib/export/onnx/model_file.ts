@@ -4,7 +4,7 @@
  * file itself, with errors that name the file.
  * @module
  */
-import { join } from "@std/path";
+import { join } from "node:path";
 import type { TrainedModel } from "../../train/model_file.ts";
 import type { FittedModel } from "../../eval/fitted_model.ts";
 import { writeFileAtomic } from "../../io/atomic_write.ts";

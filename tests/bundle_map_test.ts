@@ -1,0 +1,278 @@
+/**
+ * The exported models' `anomaly_map` output: for random ProjectionNets with SSPCAB (zero and reflect padding,
+ * random BatchNorm statistics so folding matters) the TensorFlow.js graph model's maps (cpu and wasm
+ * backends, and through the tfjs engine's `inferMaps`) and the ONNX model's (onnxruntime, when installed)
+ * equal the library's own SSPCAB reconstruction-error map (`lib/localize/sspcab_map.ts`, computed by the
+ * unfolded eval-mode network and upsampled in float64) within 1e-4 of the map's maximum, on batches of 1 and
+ * 3 synthetic images; the ONNX model passes `onnx.checker` (when Python's `onnx` is importable); a model
+ * without SSPCAB has no `anomaly_map` output.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { initBackend } from "../lib/backend/mod.ts";
+import {
+  createProjectionNet,
+  defaultProjectionNetConfig,
+  type ProjectionNet,
+} from "../lib/model/projection_net.ts";
+import { disposeParams } from "../lib/model/params.ts";
+import { DEFAULT_SSPCAB } from "../lib/model/sspcab.ts";
+import { createRng, type Rng } from "../lib/util/rng.ts";
+import type { RgbImage } from "../lib/data/rgb_image.ts";
+import { sspcabMaps } from "../lib/localize/sspcab_map.ts";
+import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "../lib/export/graph_model.ts";
+import { loadGraphModelFromArtifacts } from "../lib/export/bundle_io.ts";
+import { buildOnnxModel } from "../lib/export/onnx/export.ts";
+import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
+import { createOnnxSession, loadOnnxRuntime, runOnnxBatch } from "../lib/export/onnx_engine.ts";
+import { hasAnomalyMap, type InferenceBundle, inferMaps } from "../lib/export/infer.ts";
+import type { BundleMetadata } from "../lib/export/bundle_metadata.ts";
+import type { FittedModel } from "../lib/eval/fitted_model.ts";
+import type { Tensor } from "../lib/util/tensor_types.ts";
+
+const SIZE = 64;
+const REL = 1e-4;
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+await initBackend("cpu");
+
+const ortMissing = await loadOnnxRuntime().then(() => "", (e: Error) => e.message.split("\n")[0]);
+const PYTHON = "/usr/bin/python3";
+const checkerMissing = await new Deno.Command(PYTHON, { args: ["-c", "import onnx"], stderr: "null" })
+  .output()
+  .then((r) => r.success ? "" : "python3 cannot import onnx", () => `${PYTHON} not found`);
+if (ortMissing) console.log(`onnxruntime checks skipped: ${ortMissing}`);
+if (checkerMissing) console.log(`onnx.checker skipped: ${checkerMissing}`);
+
+/** Random BatchNorm affine parameters and running statistics. */
+function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
+  for (const spec of net.specs) {
+    if (!spec.name.endsWith(".running_mean")) continue;
+    const bn = spec.name.slice(0, -".running_mean".length);
+    const n = spec.shape[0];
+    const gens: Array<[string, () => number]> = [
+      ["weight", () => rng.uniform(0.5, 1.5)],
+      ["bias", () => 0.2 * rng.normal()],
+      ["running_mean", () => 0.2 * rng.normal()],
+      ["running_var", () => rng.uniform(0.5, 2)],
+    ];
+    for (const [suffix, f] of gens) {
+      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
+      net.params.get(`${bn}.${suffix}`)!.assign(t);
+      t.dispose();
+    }
+  }
+}
+
+/** Synthetic RGB images: a smooth colour field, a bright square at a random place, noise. */
+function syntheticImages(rng: Rng, count: number): RgbImage[] {
+  return Array.from({ length: count }, () => {
+    const data = new Uint8Array(SIZE * SIZE * 3);
+    const base = [rng.uniform(40, 200), rng.uniform(40, 200), rng.uniform(40, 200)];
+    const [r0, c0] = [rng.int(0, SIZE - 16), rng.int(0, SIZE - 16)];
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        const inRect = y >= r0 && y < r0 + 14 && x >= c0 && x < c0 + 14;
+        for (let c = 0; c < 3; c++) {
+          const v = base[c] + 30 * Math.sin((x + 2 * c) / 9) + 20 * Math.cos(y / 7) + 10 * rng.normal() +
+            (inRect ? 70 : 0);
+          data[(y * SIZE + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
+    }
+    return { width: SIZE, height: SIZE, data };
+  });
+}
+
+function pixelsOf(images: readonly RgbImage[]): Float32Array {
+  const per = SIZE * SIZE * 3;
+  const out = new Float32Array(images.length * per);
+  images.forEach((img, i) => out.set(img.data, i * per));
+  return out;
+}
+
+/**
+ * Assert that the batch of maps `actual` (`n × SIZE × SIZE`) equals the reference maps within REL of each
+ * map's maximum; returns the largest such relative difference.
+ */
+function compareMaps(label: string, actual: ArrayLike<number>, expected: readonly Float32Array[]): number {
+  const per = SIZE * SIZE;
+  assertEquals(actual.length, expected.length * per, `${label}: map values`);
+  let worst = 0;
+  expected.forEach((ref, i) => {
+    let max = 0;
+    for (const v of ref) max = Math.max(max, Math.abs(v));
+    assert(max > 0, `${label}: reference map ${i} is all zero (the test would prove nothing)`);
+    // The map must vary, or an upsampling error would not show.
+    let min = Infinity;
+    for (const v of ref) min = Math.min(min, v);
+    assert(max - min > 0.05 * max, `${label}: reference map ${i} is nearly flat (${min}…${max})`);
+    let diff = 0;
+    for (let p = 0; p < per; p++) diff = Math.max(diff, Math.abs(actual[i * per + p] - ref[p]));
+    const rel = diff / max;
+    assert(
+      rel <= REL,
+      `${label}: image ${i} max |Δ| ${diff} is ${rel.toExponential(2)} of the map's max ${max}`,
+    );
+    worst = Math.max(worst, rel);
+  });
+  return worst;
+}
+
+async function onnxCheck(bytes: Uint8Array): Promise<void> {
+  const path = await Deno.makeTempFile({ suffix: ".onnx" });
+  try {
+    await Deno.writeFile(path, bytes);
+    const code = "import onnx, sys\n" +
+      "m = onnx.load(sys.argv[1])\n" +
+      "onnx.checker.check_model(m, full_check=True)\n" +
+      "print([o.name for o in m.graph.output])";
+    const r = await new Deno.Command(PYTHON, { args: ["-c", code, path] }).output();
+    assert(r.success, `onnx.checker rejected the model: ${new TextDecoder().decode(r.stderr)}`);
+    assert(new TextDecoder().decode(r.stdout).includes("'anomaly_map'"), "checker: no anomaly_map output");
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+for (const padding of ["zeros", "reflect"] as const) {
+  Deno.test({
+    name: `anomaly_map (${padding} padding): graph model and ONNX equal sspcabMaps, batch 1 and 3`,
+    ...opts,
+    async fn(t) {
+      await initBackend("cpu");
+      const rng = createRng(padding === "zeros" ? 11 : 12);
+      const net = createProjectionNet(
+        defaultProjectionNetConfig({ sspcab: { ...DEFAULT_SSPCAB, padding } }),
+        padding === "zeros" ? 5 : 6,
+      );
+      try {
+        randomizeBatchNorm(net, rng);
+        const images = syntheticImages(rng, 3);
+        const reference = await sspcabMaps(net, images);
+
+        const graph = await buildGraphModel(net, { imageSize: SIZE });
+        const sig = graph.modelJson.signature.outputs[ANOMALY_MAP_OUTPUT];
+        assertEquals(sig.tensorShape.dim?.map((d) => d.size), ["-1", String(SIZE), String(SIZE)]);
+        assert((graph.modelJson.userDefinedMetadata.sspcab.outputs as string[]).includes(ANOMALY_MAP_OUTPUT));
+        // The same files on the cpu and wasm backends (the app server and the page run on wasm).
+        for (const backend of ["wasm", "cpu"] as const) {
+          await initBackend(backend);
+          const onBackend = await loadGraphModelFromArtifacts(graph);
+          for (const batch of [1, 3]) {
+            const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
+            const m = onBackend.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
+            assertEquals(m.shape, [batch, SIZE, SIZE]);
+            const err = compareMaps(`${backend} b${batch}`, await m.data(), reference.slice(0, batch));
+            console.log(
+              `graph model (${backend}), ${padding}, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`,
+            );
+            tf.dispose([x, m]);
+          }
+          onBackend.dispose();
+        }
+        const model = await loadGraphModelFromArtifacts(graph);
+
+        // The tfjs engine's map reader on the same graph.
+        const bundle: InferenceBundle = {
+          model,
+          metadata: { imageSize: SIZE, outputs: ["embedding", ANOMALY_MAP_OUTPUT] } as BundleMetadata,
+          fitted: {} as FittedModel,
+        };
+        assert(hasAnomalyMap(bundle));
+        const maps = await inferMaps(bundle, images);
+        assertEquals(maps.length, 3);
+        compareMaps("inferMaps", Float32Array.from(maps.flatMap((mp) => Array.from(mp))), reference);
+        model.dispose();
+
+        const onnx = await buildOnnxModel(net, { imageSize: SIZE });
+        assertEquals(onnx.outputs, ["embedding", ANOMALY_MAP_OUTPUT]);
+        const out = onnx.model.graph.output.find((o) => o.name === ANOMALY_MAP_OUTPUT)!;
+        assertEquals(
+          out.type.tensor_type.shape.dim.map((d) => "dim_param" in d ? d.dim_param : d.dim_value),
+          ["batch", SIZE, SIZE],
+        );
+        await t.step({
+          name: "onnx.checker",
+          ignore: checkerMissing !== "",
+          fn: () => onnxCheck(onnx.bytes),
+        });
+        await t.step({
+          name: "onnxruntime (cpu)",
+          ignore: ortMissing !== "",
+          async fn() {
+            const session = await createOnnxSession(onnx.bytes);
+            try {
+              const info = onnxModelInfo(onnx.bytes, "anomaly map model");
+              for (const batch of [1, 3]) {
+                const res = await runOnnxBatch(
+                  { session, info },
+                  pixelsOf(images.slice(0, batch)),
+                  batch,
+                );
+                assert(res.anomalyMap, "runOnnxBatch returned no anomalyMap");
+                const err = compareMaps(`onnx b${batch}`, res.anomalyMap, reference.slice(0, batch));
+                console.log(`onnx, ${padding}, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`);
+              }
+              // Scoring alone leaves the map out; the embedding is the same.
+              const withMap = await runOnnxBatch({ session, info }, pixelsOf(images), 3);
+              const scoresOnly = await runOnnxBatch({ session, info }, pixelsOf(images), 3, {
+                anomalyMap: false,
+              });
+              assertEquals(scoresOnly.anomalyMap, undefined);
+              assertEquals(Array.from(scoresOnly.embedding), Array.from(withMap.embedding));
+            } finally {
+              await session.release();
+            }
+          },
+        });
+      } finally {
+        disposeParams(net.params);
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "a model without SSPCAB exports no anomaly_map, and asking for one is an error",
+  ...opts,
+  async fn() {
+    const net = createProjectionNet(defaultProjectionNetConfig({ sspcab: null }), 3);
+    try {
+      const graph = await buildGraphModel(net, { imageSize: SIZE });
+      assertEquals(Object.keys(graph.modelJson.signature.outputs), ["embedding"]);
+      assert(!graph.modelJson.modelTopology.node.some((n) => n.name.startsWith(ANOMALY_MAP_OUTPUT)));
+      const onnx = await buildOnnxModel(net, { imageSize: SIZE });
+      assertEquals(onnx.outputs, ["embedding"]);
+      await assertRejects(() => buildGraphModel(net, { imageSize: SIZE, anomalyMap: true }), Error, "SSPCAB");
+      await assertRejects(() => buildOnnxModel(net, { imageSize: SIZE, anomalyMap: true }), Error, "SSPCAB");
+      const model = await loadGraphModelFromArtifacts(graph);
+      const bundle: InferenceBundle = {
+        model,
+        metadata: { imageSize: SIZE, outputs: ["embedding"], category: "plain" } as BundleMetadata,
+        fitted: {} as FittedModel,
+      };
+      assert(!hasAnomalyMap(bundle));
+      await assertRejects(() => inferMaps(bundle, syntheticImages(createRng(1), 1)), Error, "anomaly_map");
+      model.dispose();
+    } finally {
+      disposeParams(net.params);
+    }
+  },
+});
+
+Deno.test({
+  name: "the map output can be switched off on a model with SSPCAB",
+  ...opts,
+  async fn() {
+    const net = createProjectionNet(defaultProjectionNetConfig(), 3);
+    try {
+      const graph = await buildGraphModel(net, { imageSize: SIZE, anomalyMap: false });
+      assertEquals(Object.keys(graph.modelJson.signature.outputs), ["embedding"]);
+      const onnx = await buildOnnxModel(net, { imageSize: SIZE, anomalyMap: false });
+      assertEquals(onnx.outputs, ["embedding"]);
+    } finally {
+      disposeParams(net.params);
+    }
+  },
+});
