@@ -31,7 +31,9 @@ import type { BackendRun } from "../pipeline/compare_backends.ts";
 /** What each bundle file is for, by file name (weight shards are matched by extension). */
 const FILE_ROLES: Record<string, string> = {
   "model.json":
-    "graph topology + weights manifest (tf.loadGraphModel); inputs raw RGB, outputs embedding, score",
+    "graph topology + weights manifest (tf.loadGraphModel); inputs raw RGB, outputs embedding, score and " +
+    "SSPCAB's anomaly_map",
+  "model.onnx": "the same network as ONNX (opset 17): embedding, score, pred_label, anomaly_map",
   "density.json": "the fitted density (mean, Ledoit–Wolf precision) and the threshold",
   "metadata.json": "category, input size, preprocessing, threshold, metrics, training configuration",
 };
