@@ -8,7 +8,7 @@ import { parseCommand } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli } from "../util/errors.ts";
 import { extractMvtec } from "../data/extract.ts";
-import { generateSyntheticDataset } from "../data/synthetic.ts";
+import { ensureSyntheticDataset, syntheticOptions } from "../pipeline/ensure_dataset.ts";
 import { categoryCounts, listCategory, resolveCategories } from "../data/mvtec.ts";
 
 const SUMMARY = "Extract MVTec AD (or generate the synthetic set) and list per-category image counts.";
@@ -27,8 +27,14 @@ if (import.meta.main) {
     if (!flags) return;
     const dest = flags.data_dir;
     if (flags.synthetic) {
-      const info = await generateSyntheticDataset(dest, { size: flags.size });
-      console.log(`generated ${info.files} files (${info.categories.join(", ")}) in ${dest}`);
+      // The same generator options (side clamp, seed) as the pipeline and the notebooks, reused when current.
+      const side = syntheticOptions(flags.size).size;
+      const generated = await ensureSyntheticDataset(dest, flags.size);
+      console.log(
+        generated
+          ? `generated the synthetic set at ${side}×${side} px in ${dest}`
+          : `${dest} already holds the synthetic set at ${side}×${side} px; nothing to do`,
+      );
     } else {
       const result = await extractMvtec(flags.archive, dest, { force: flags.force });
       console.log(
