@@ -11,11 +11,16 @@ import { initBackend } from "../lib/backend/mod.ts";
 import { inferImages, inferMaps, loadBundle } from "../lib/export/infer.ts";
 import { type AppServer, startAppServer } from "../lib/app/server.ts";
 import { buildPageAssets } from "../lib/app/assets.ts";
-import { appTestBundle } from "./helpers/app_bundle.ts";
+import { appTestBundle, appTestBundleAll } from "./helpers/app_bundle.ts";
+import { loadOnnxRuntime } from "../lib/export/onnx_engine.ts";
 import { writeMapBundle } from "./helpers/app_map_bundle.ts";
 import { loadRgb } from "../lib/data/images.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
+
+// The onnxruntime engine is an optional package: its checks are skipped, with the reason, when it is absent.
+const ortMissing = await loadOnnxRuntime().then(() => "", (e: Error) => e.message.split("\n")[0]);
+if (ortMissing) console.log(`onnxruntime engine checks skipped: ${ortMissing}`);
 
 async function post(
   server: AppServer,
@@ -375,5 +380,87 @@ Deno.test({
       await server.close();
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "app server, onnxruntime engine: a bundle exported with format all answers as the tfjs engine does",
+  ...opts,
+  ignore: ortMissing !== "",
+  fn: async () => {
+    const fixture = await appTestBundle();
+    const dir = await appTestBundleAll();
+    await initBackend("wasm");
+    const tfjs = await startAppServer({ modelDir: dir, port: 0, assets: new Map() });
+    const ort = await startAppServer({ modelDir: dir, port: 0, assets: new Map(), engine: "onnxruntime" });
+    try {
+      const [a, b] = await Promise.all(
+        [tfjs, ort].map(async (s) => await (await fetch(`${s.url}api/models`)).json()),
+      );
+      assertEquals([a.engine, b.engine], ["tfjs", "onnxruntime"]);
+      assertEquals(b.models, a.models);
+      assertEquals(b.models[0].has_anomaly_map, true);
+      const files = fixture.images.map((p, i) => ({ name: `img${i}.png`, bytes: Deno.readFileSync(p) }));
+      const [rt, ro] = [await post(tfjs, "", multipart(files)), await post(ort, "", multipart(files))];
+      assertEquals([rt.status, ro.status], [200, 200], JSON.stringify(ro.json));
+      const [resT, resO] = [rt.json.results, ro.json.results] as Record<string, unknown>[][];
+      assertEquals(resO.length, files.length);
+      let worstMap = 0;
+      for (let i = 0; i < files.length; i++) {
+        const [t, o] = [resT[i], resO[i]];
+        const st = t.pred_score as number;
+        assertAlmostEquals(o.pred_score as number, st, 1e-4 * Math.abs(st), `${files[i].name}`);
+        for (const k of ["image", "model", "threshold", "pred_label", "verdict"]) assertEquals(o[k], t[k], k);
+        // Same map: the PNGs decode to the same greyscale pixels up to one level of rounding.
+        const decode = async (url: unknown) => {
+          assert(
+            typeof url === "string" && url.startsWith("data:image/png;base64,"),
+            String(url).slice(0, 40),
+          );
+          const png = Uint8Array.from(atob(url.slice(url.indexOf(",") + 1)), (ch) => ch.charCodeAt(0));
+          return (await sharp(png).toColourspace("b-w").raw().toBuffer({ resolveWithObject: true }));
+        };
+        const [mt, mo] = [await decode(t.anomaly_map_png), await decode(o.anomaly_map_png)];
+        assertEquals([mo.info.width, mo.info.height], [mt.info.width, mt.info.height]);
+        for (let p = 0; p < mt.data.length; p++) {
+          worstMap = Math.max(worstMap, Math.abs(mt.data[p] - mo.data[p]));
+        }
+      }
+      assert(worstMap <= 1, `anomaly map PNGs differ by ${worstMap} levels`);
+      const raw = await post(ort, "?name=one.png", files[0].bytes);
+      assertEquals(raw.json.pred_score, resO[0].pred_score);
+      assertCleanError(await post(ort, "", files[0].bytes.slice(0, 100)), 422);
+    } finally {
+      await tfjs.close();
+      await ort.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "app server, onnxruntime engine: a tfjs-only bundle is a clear error naming model.onnx",
+  ...opts,
+  fn: async () => {
+    const fixture = await appTestBundle();
+    let message = "";
+    await startAppServer({ modelDir: fixture.bundleDir, port: 0, assets: new Map(), engine: "onnxruntime" })
+      .then((s) => s.close(), (e) => (message = e.message));
+    assertStringIncludes(message, join(fixture.bundleDir, "model.onnx"));
+    assertStringIncludes(message, "--format onnx");
+    assertStringIncludes(message, "all");
+    assert(!message.includes("onnxruntime-node"), "the bundle is checked before the optional package");
+  },
+});
+
+Deno.test({
+  name: "app server, onnxruntime engine: without onnxruntime-node, the engine's own error says how to add it",
+  ...opts,
+  ignore: ortMissing === "",
+  fn: async () => {
+    const dir = await appTestBundleAll();
+    let message = "";
+    await startAppServer({ modelDir: dir, port: 0, assets: new Map(), engine: "onnxruntime" })
+      .then((s) => s.close(), (e) => (message = e.message));
+    assertStringIncludes(message, "deno add npm:onnxruntime-node@1.31.1");
   },
 });

@@ -6,8 +6,8 @@
  */
 import { basename, join } from "node:path";
 import { BUNDLE_FILES, type BundleMetadata } from "../export/bundle_metadata.ts";
-import { type InferenceBundle, loadBundle } from "../export/infer.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";
+import { type EngineOptions, loadScoringEngine, type ScoringEngine } from "./engine.ts";
 import { UserError } from "../util/errors.ts";
 
 /** Model names are folder names made of these characters only (no `/`, no `..`). */
@@ -48,8 +48,8 @@ export interface ServedModel {
   name: string;
   /** Its folder. */
   dir: string;
-  /** The loaded graph model, density and metadata. */
-  bundle: InferenceBundle;
+  /** The engine that scores its images (tfjs graph model or onnxruntime on model.onnx). */
+  engine: ScoringEngine;
   /** The public summary. */
   summary: ModelSummary;
 }
@@ -102,8 +102,15 @@ export async function findBundleDirs(modelDir: string): Promise<string[]> {
   return dirs.sort();
 }
 
-/** Load every bundle under `modelDir` (see {@link findBundleDirs}). */
-export async function loadServedModels(modelDir: string): Promise<ServedModel[]> {
+/**
+ * Load every bundle under `modelDir` (see {@link findBundleDirs}) into the chosen engine (default tfjs). The
+ * page's files (model.json and its shards) are listed when the bundle has them; an ONNX-only bundle served by
+ * onnxruntime answers the API but cannot run in the browser.
+ */
+export async function loadServedModels(
+  modelDir: string,
+  engineOptions: EngineOptions = {},
+): Promise<ServedModel[]> {
   const out: ServedModel[] = [];
   for (const dir of await findBundleDirs(modelDir)) {
     const name = basename(dir);
@@ -113,15 +120,29 @@ export async function loadServedModels(modelDir: string): Promise<ServedModel[]>
         "rename the folder to letters, digits, '_', '-' and '.'",
       );
     }
-    const bundle = await loadBundle(dir);
-    const json = await readGraphModelJson(dir);
-    const shards = json.weightsManifest.flatMap((g) => g.paths);
-    out.push({ name, dir, bundle, summary: summarizeBundle(name, bundle.metadata, shards) });
+    let engine: ScoringEngine;
+    try {
+      engine = await loadScoringEngine(dir, engineOptions);
+    } catch (err) {
+      await disposeServedModels(out);
+      throw err;
+    }
+    const summary = (await isFile(join(dir, BUNDLE_FILES.model)))
+      ? summarizeBundle(
+        name,
+        engine.metadata,
+        (await readGraphModelJson(dir)).weightsManifest.flatMap((g) => g.paths),
+      )
+      : {
+        ...summarizeBundle(name, engine.metadata, []),
+        files: [BUNDLE_FILES.metadata, BUNDLE_FILES.density],
+      };
+    out.push({ name, dir, engine, summary });
   }
   return out;
 }
 
-/** Release the graph models of served bundles. */
-export function disposeServedModels(models: ServedModel[]): void {
-  for (const m of models) m.bundle.model.dispose();
+/** Release the models of served bundles. */
+export async function disposeServedModels(models: ServedModel[]): Promise<void> {
+  for (const m of models) await m.engine.dispose();
 }

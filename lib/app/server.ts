@@ -3,7 +3,8 @@
  * browser) and a JSON API over one or more exported bundles.
  *
  * - `GET /healthz` → `{status: "ok", models}`.
- * - `GET /api/models` → `{models: [ModelSummary…]}` (category, image size, threshold, training summary).
+ * - `GET /api/models` → `{models: [ModelSummary…], engine}` (category, image size, threshold, training
+ *   summary; `engine`: `tfjs` or `onnxruntime`, what scores `/api/predict`).
  * - `POST /api/predict?model=<name>` with a PNG/JPEG body (raw, `?name=` labels it), or `multipart/form-data`
  *   with one or more image parts → one result `{image, model, pred_score, pred_label, verdict, threshold,
  *   timing_ms}` for a raw body, `{model, results: [...]}` for multipart. `anomaly_map_png` (a data URL) is
@@ -19,18 +20,11 @@
  */
 import sharp from "sharp";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
 import { decodeRgb, type RgbImage } from "../data/images.ts";
-import { scoreRgbImages } from "../export/infer.ts";
 import { isUserError } from "../util/errors.ts";
 import { imageDimensions, sniffImageFormat } from "./image_sniff.ts";
-import {
-  ANOMALY_MAP_OUTPUT,
-  disposeServedModels,
-  isValidModelName,
-  loadServedModels,
-  type ServedModel,
-} from "./models.ts";
+import type { AnomalyMaps, EngineName, EngineOptions } from "./engine.ts";
+import { disposeServedModels, isValidModelName, loadServedModels, type ServedModel } from "./models.ts";
 import { buildPageAssets, mediaType, type StaticAsset } from "./assets.ts";
 
 /** Limits on what one request may carry. */
@@ -170,29 +164,14 @@ async function mapToPngDataUrl(values: Float32Array, height: number, width: numb
   return `data:image/png;base64,${btoa(String.fromCharCode(...new Uint8Array(png)))}`;
 }
 
-/** The anomaly maps of a batch, when the bundle's graph has that output. */
-async function anomalyMaps(model: ServedModel, images: RgbImage[]): Promise<string[] | undefined> {
-  if (!model.summary.has_anomaly_map) return undefined;
-  const size = model.summary.image_size;
-  const pixels = new Float32Array(images.length * size * size * 3);
-  images.forEach((img, i) => pixels.set(img.data, i * size * size * 3));
-  const x = tf.tensor4d(pixels, [images.length, size, size, 3]);
-  try {
-    const m = model.bundle.model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as tf.Tensor;
-    try {
-      const [, h, w] = m.shape;
-      const data = await m.data() as Float32Array;
-      const out: string[] = [];
-      for (let i = 0; i < images.length; i++) {
-        out.push(await mapToPngDataUrl(data.subarray(i * h * w, (i + 1) * h * w), h, w));
-      }
-      return out;
-    } finally {
-      m.dispose();
-    }
-  } finally {
-    x.dispose();
+/** The PNG data URLs of a batch's anomaly maps. */
+async function mapsToPng(maps: AnomalyMaps, n: number): Promise<string[]> {
+  const { data, height: h, width: w } = maps;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await mapToPngDataUrl(data.subarray(i * h * w, (i + 1) * h * w), h, w));
   }
+  return out;
 }
 
 /** The scores (and maps) of one request's images, and its share of the forward pass time. */
@@ -220,6 +199,8 @@ export interface AppHandlerOptions {
   limits?: Partial<RequestLimits>;
   /** Called with a line per failed request (status and message). */
   log?: (line: string) => void;
+  /** The engine the models run on, as `/api/models` reports it (default tfjs). */
+  engine?: EngineName;
 }
 
 /** Build the request handler (no socket: usable with `Deno.serve` or called directly). */
@@ -227,6 +208,7 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
   const limits: RequestLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const byName = new Map(options.models.map((m) => [m.name, m]));
   const log = options.log ?? (() => {});
+  const engineName = options.engine ?? "tfjs";
   // Forward passes run one at a time; images of requests that arrive meanwhile for the same model are
   // gathered into the next pass (up to batchSize images), so concurrent clients share batches.
   const jobs: BatchJob[] = [];
@@ -249,8 +231,8 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
         const images = group.flatMap((j) => j.images);
         try {
           const t0 = performance.now();
-          const scores = await scoreRgbImages(first.model.bundle, images);
-          const maps = await anomalyMaps(first.model, images);
+          const { scores, maps: raw } = await first.model.engine.score(images);
+          const maps = raw ? await mapsToPng(raw, images.length) : undefined;
           const ms = performance.now() - t0;
           let o = 0;
           for (const j of group) {
@@ -373,7 +355,9 @@ export function createAppHandler(options: AppHandlerOptions): (req: Request) => 
       if (path === "/healthz") return json({ status: "ok", models: options.models.length });
       // The page's index also says an API is behind it (the static build writes `api: false`).
       return json(
-        path === "/models/index.json" ? { models: modelList(), api: true } : { models: modelList() },
+        path === "/models/index.json"
+          ? { models: modelList(), api: true, engine: engineName }
+          : { models: modelList(), engine: engineName },
       );
     }
     if (path.startsWith("/api/")) throw new HttpError(404, `no API endpoint ${path}`);
@@ -423,6 +407,13 @@ export interface AppServerOptions {
   assets?: Map<string, StaticAsset>;
   /** Log lines (failed requests); default silent. */
   log?: (line: string) => void;
+  /**
+   * Engine for `/api/predict` (default tfjs: the graph model; onnxruntime: the bundle's model.onnx through
+   * the optional package onnxruntime-node) and its execution provider. The page always runs model.json.
+   */
+  engine?: EngineOptions["engine"];
+  /** onnxruntime execution provider (default cpu). */
+  executionProvider?: EngineOptions["executionProvider"];
 }
 
 /** A running app server. */
@@ -441,9 +432,19 @@ export interface AppServer {
 
 /** Load the bundles, build the page and start serving (bound to 127.0.0.1 unless told otherwise). */
 export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
-  const models = await loadServedModels(options.modelDir);
-  const assets = options.assets ?? await buildPageAssets();
-  const handler = createAppHandler({ models, assets, limits: options.limits, log: options.log });
+  const engine = options.engine ?? "tfjs";
+  const models = await loadServedModels(options.modelDir, {
+    engine,
+    executionProvider: options.executionProvider,
+  });
+  let assets: Map<string, StaticAsset>;
+  try {
+    assets = options.assets ?? await buildPageAssets();
+  } catch (err) {
+    await disposeServedModels(models);
+    throw err;
+  }
+  const handler = createAppHandler({ models, assets, limits: options.limits, log: options.log, engine });
   const hostname = options.hostname ?? "127.0.0.1";
   const server = Deno.serve({ hostname, port: options.port ?? 8080, onListen: () => {} }, handler);
   const port = server.addr.port;
@@ -458,7 +459,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       if (closed) return;
       closed = true;
       await server.shutdown();
-      disposeServedModels(models);
+      await disposeServedModels(models);
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * `deno task serve` — the inspection app: the page (the model runs in the browser) and the JSON API over one
- * bundle or a folder of bundles, on 127.0.0.1 unless `--host` says otherwise.
+ * bundle or a folder of bundles, on 127.0.0.1 unless `--host` says otherwise. `--engine onnxruntime` scores
+ * the API's images with the bundles' model.onnx (`--execution_provider cpu|cuda|tensorrt`) instead of tfjs.
  * @module
  */
 import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
@@ -20,6 +21,19 @@ const FLAGS = defineFlags({
   max_images: { type: "number", default: DEFAULT_LIMITS.maxImages, help: "most images per request" },
   batch_size: { type: "number", default: DEFAULT_LIMITS.batchSize, help: "images per forward pass" },
   backend: BACKEND_FLAG,
+  engine: {
+    type: "string",
+    default: "tfjs",
+    choices: ["tfjs", "onnxruntime"],
+    help: "what scores /api/predict: tfjs runs model.json; onnxruntime runs model.onnx " +
+      "(optional package onnxruntime-node); the page always runs model.json in the browser",
+  },
+  execution_provider: {
+    type: "string",
+    default: "cpu",
+    choices: ["cpu", "cuda", "tensorrt"],
+    help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
+  },
 });
 
 if (import.meta.main) {
@@ -36,8 +50,11 @@ if (import.meta.main) {
       }
     }
     await findBundleDirs(flags.model_dir); // a wrong folder is reported before the backend starts
-    await startBackend(flags.backend);
+    const engine = flags.engine;
+    if (engine === "tfjs") await startBackend(flags.backend);
     const server = await startAppServer({
+      engine,
+      executionProvider: flags.execution_provider,
       modelDir: flags.model_dir,
       hostname: flags.host,
       port: flags.port,
@@ -49,7 +66,7 @@ if (import.meta.main) {
       },
       log: (line) => console.error(line),
     });
-    console.log(`serving ${server.models.map((m) => m.name).join(", ")} at ${server.url}`);
+    console.log(`serving ${server.models.map((m) => m.name).join(", ")} (${engine} engine) at ${server.url}`);
     Deno.addSignalListener("SIGINT", () => server.close().then(() => Deno.exit(0)));
     await server.finished;
   });

@@ -6,6 +6,8 @@
  */
 import { join } from "node:path";
 import { runPipeline } from "../../lib/pipeline/run_pipeline.ts";
+import { exportBundle } from "../../lib/export/bundle.ts";
+import { runPaths } from "../../lib/train/config.ts";
 
 /** Where the test bundle and its data are. */
 export interface AppTestBundle {
@@ -17,6 +19,8 @@ export interface AppTestBundle {
   name: string;
   /** Test images: the two samples and a few synthetic good and defective ones. */
   images: string[];
+  /** The trained models' folder (for further exports). */
+  modelDir: string;
 }
 
 let cached: Promise<AppTestBundle> | undefined;
@@ -49,7 +53,22 @@ export function appTestBundle(): Promise<AppTestBundle> {
       );
       images.push(...names.sort().slice(0, 2).map((n) => join(test, sub, n)));
     }
-    return { root, bundleDir: result.bundleDir, name: "synthetic_object", images };
+    return { root, bundleDir: result.bundleDir, name: "synthetic_object", images, modelDir: result.modelDir };
   })();
   return cached;
+}
+
+let cachedAll: Promise<string> | undefined;
+
+/** The same trained model exported again with `format: "all"` (model.json and model.onnx); its folder. */
+export function appTestBundleAll(): Promise<string> {
+  cachedAll ??= (async () => {
+    const fixture = await appTestBundle();
+    const category = fixture.name;
+    const outDir = join(fixture.root, "inference_all", category);
+    const modelPath = runPaths({ category, modelDir: fixture.modelDir, logDir: "" }).best;
+    await exportBundle({ modelPath, category, outDir, format: "all" });
+    return outDir;
+  })();
+  return cachedAll;
 }

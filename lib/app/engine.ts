@@ -1,0 +1,168 @@
+/**
+ * How the app server scores images: one small interface, {@link ScoringEngine}, with two implementations —
+ * the TensorFlow.js graph model (`model.json`, the default) and ONNX Runtime on the bundle's `model.onnx`
+ * (`--engine onnxruntime`, optional package `onnxruntime-node`). Both score the embedding in float64 with
+ * the bundle's density, so the two give the same numbers up to float32 rounding of the forward pass.
+ * @module
+ */
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import type { RgbImage } from "../data/images.ts";
+import { type InferenceBundle, loadBundle, scoreRgbImages } from "../export/infer.ts";
+import {
+  type ExecutionProvider,
+  loadOnnxBundle,
+  type OnnxBundle,
+  runOnnxBatch,
+} from "../export/onnx_engine.ts";
+import { ONNX_MODEL_FILE } from "../export/onnx/model_file.ts";
+import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "../export/bundle_metadata.ts";
+import { scoreRows } from "../eval/density.ts";
+import { createMatrix } from "../eval/linalg.ts";
+import { UserError } from "../util/errors.ts";
+
+/** The engines the server can run. */
+export type EngineName = "tfjs" | "onnxruntime";
+
+/** The engines, in the order the flag lists them. */
+export const ENGINE_NAMES: readonly EngineName[] = ["tfjs", "onnxruntime"];
+
+/** Per-pixel anomaly maps of a batch: `n × height × width` row-major. */
+export interface AnomalyMaps {
+  /** Values. */
+  data: Float32Array;
+  /** Map height. */
+  height: number;
+  /** Map width. */
+  width: number;
+}
+
+/** What one batch gives: a score per image, and the maps when the model has them. */
+export interface EngineOutput {
+  /** Anomaly scores, one per image. */
+  scores: Float64Array;
+  /** Anomaly maps (absent when the bundle has no map output). */
+  maps?: AnomalyMaps;
+}
+
+/** Scores batches of images already resized to the bundle's side, for one bundle. */
+export interface ScoringEngine {
+  /** Which engine this is. */
+  readonly name: EngineName;
+  /** The bundle's metadata. */
+  readonly metadata: BundleMetadata;
+  /** Score a batch (and compute its anomaly maps when the bundle has them). */
+  score(images: RgbImage[]): Promise<EngineOutput>;
+  /** Release the model. */
+  dispose(): Promise<void>;
+}
+
+/** Options of {@link loadScoringEngine}. */
+export interface EngineOptions {
+  /** Engine (default tfjs). */
+  engine?: EngineName;
+  /** onnxruntime execution provider (default cpu; ignored by tfjs). */
+  executionProvider?: ExecutionProvider;
+}
+
+/** The anomaly-map output name of both model files. */
+const MAP_OUTPUT = "anomaly_map";
+
+function pixelsOf(images: RgbImage[], size: number): Float32Array {
+  const per = size * size * 3;
+  const pixels = new Float32Array(images.length * per);
+  images.forEach((img, i) => {
+    if (img.width !== size || img.height !== size) {
+      throw new RangeError(`image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`);
+    }
+    pixels.set(img.data, i * per);
+  });
+  return pixels;
+}
+
+/** The TensorFlow.js engine over a loaded bundle. */
+export function tfjsEngine(bundle: InferenceBundle): ScoringEngine {
+  const hasMap = bundle.metadata.outputs.includes(MAP_OUTPUT);
+  const size = bundle.metadata.imageSize;
+  return {
+    name: "tfjs",
+    metadata: bundle.metadata,
+    async score(images) {
+      const scores = await scoreRgbImages(bundle, images);
+      if (!hasMap) return { scores };
+      const x = tf.tensor4d(pixelsOf(images, size), [images.length, size, size, 3]);
+      try {
+        const m = bundle.model.execute({ image: x }, MAP_OUTPUT) as tf.Tensor;
+        try {
+          const [, height, width] = m.shape;
+          return { scores, maps: { data: Float32Array.from(await m.data()), height, width } };
+        } finally {
+          m.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+    },
+    dispose() {
+      bundle.model.dispose();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The onnxruntime engine over a loaded ONNX bundle. */
+export function onnxEngine(bundle: OnnxBundle): ScoringEngine {
+  const { height, width } = bundle.info;
+  return {
+    name: "onnxruntime",
+    metadata: bundle.metadata,
+    async score(images) {
+      const n = images.length;
+      const out = await runOnnxBatch(bundle, pixelsOf(images, height), n);
+      // As the tfjs engine: the float32 embedding scored in float64 with the bundle's density.
+      const rows = createMatrix(n, out.embedding.length / n, Float64Array.from(out.embedding));
+      const scores = Float64Array.from(scoreRows(bundle.fitted.density, rows));
+      if (!out.anomalyMap) return { scores };
+      if (out.anomalyMap.length !== n * height * width) {
+        throw new RangeError(
+          `model.onnx gave ${out.anomalyMap.length} map values for ${n} ${height}x${width} images`,
+        );
+      }
+      return { scores, maps: { data: out.anomalyMap, height, width } };
+    },
+    dispose() {
+      return bundle.session.release();
+    },
+  };
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await Deno.stat(path).catch(() => null))?.isFile ?? false;
+}
+
+/**
+ * Load the engine for the bundle in `dir`. The onnxruntime engine needs the bundle's `model.onnx`: a bundle
+ * without it is a {@link UserError} naming the file and the export that writes it; a missing
+ * `onnxruntime-node` is the engine's own UserError.
+ */
+export async function loadScoringEngine(dir: string, options: EngineOptions = {}): Promise<ScoringEngine> {
+  const engine = options.engine ?? "tfjs";
+  if (engine === "tfjs") return tfjsEngine(await loadBundle(dir));
+  if (engine !== "onnxruntime") {
+    throw new UserError(`unknown engine "${engine}"`, `use ${ENGINE_NAMES.join(" or ")}`);
+  }
+  const metadata = await readBundleMetadata(dir);
+  const onnxPath = join(dir, metadata.onnx?.file ?? ONNX_MODEL_FILE);
+  if ((metadata.formats && !metadata.formats.includes("onnx")) || !await isFile(onnxPath)) {
+    throw new UserError(
+      `the onnxruntime engine needs ${onnxPath}, which this bundle does not have (${
+        join(dir, BUNDLE_FILES.metadata)
+      } lists ${(metadata.formats ?? ["tfjs"]).join(", ")} only)`,
+      "export the bundle again with `deno task export --format onnx` (or `--format all`, which keeps the " +
+        "in-browser model too), or serve it with `--engine tfjs`",
+    );
+  }
+  return onnxEngine(
+    await loadOnnxBundle(dir, { executionProviders: [options.executionProvider ?? "cpu"] }),
+  );
+}
