@@ -406,10 +406,12 @@ Deno.test({
       const [resT, resO] = [rt.json.results, ro.json.results] as Record<string, unknown>[][];
       assertEquals(resO.length, files.length);
       let worstMap = 0;
+      let worstScore = 0;
       for (let i = 0; i < files.length; i++) {
         const [t, o] = [resT[i], resO[i]];
         const st = t.pred_score as number;
         assertAlmostEquals(o.pred_score as number, st, 1e-4 * Math.abs(st), `${files[i].name}`);
+        worstScore = Math.max(worstScore, Math.abs((o.pred_score as number) - st) / Math.abs(st));
         for (const k of ["image", "model", "threshold", "pred_label", "verdict"]) assertEquals(o[k], t[k], k);
         // Same map: the PNGs decode to the same greyscale pixels up to one level of rounding.
         const decode = async (url: unknown) => {
@@ -427,6 +429,9 @@ Deno.test({
         }
       }
       assert(worstMap <= 1, `anomaly map PNGs differ by ${worstMap} levels`);
+      console.log(
+        `onnxruntime vs tfjs: scores max rel Δ ${worstScore.toExponential(2)}, map ≤ ${worstMap} levels`,
+      );
       const raw = await post(ort, "?name=one.png", files[0].bytes);
       assertEquals(raw.json.pred_score, resO[0].pred_score);
       assertCleanError(await post(ort, "", files[0].bytes.slice(0, 100)), 422);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { runPipeline } from "../../lib/pipeline/run_pipeline.ts";
 import { exportBundle } from "../../lib/export/bundle.ts";
 import { runPaths } from "../../lib/train/config.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
 
 /** Where the test bundle and its data are. */
 export interface AppTestBundle {
@@ -60,13 +61,17 @@ export function appTestBundle(): Promise<AppTestBundle> {
 
 let cachedAll: Promise<string> | undefined;
 
-/** The same trained model exported again with `format: "all"` (model.json and model.onnx); its folder. */
+/**
+ * The same trained model exported again with `format: "all"` (model.json and model.onnx), in this process on
+ * the wasm backend; its folder.
+ */
 export function appTestBundleAll(): Promise<string> {
   cachedAll ??= (async () => {
     const fixture = await appTestBundle();
     const category = fixture.name;
     const outDir = join(fixture.root, "inference_all", category);
     const modelPath = runPaths({ category, modelDir: fixture.modelDir, logDir: "" }).best;
+    await initBackend("wasm"); // the export builds the network in this process
     await exportBundle({ modelPath, category, outDir, format: "all" });
     return outDir;
   })();
