@@ -94,7 +94,7 @@ interface Row {
 const rows: Row[] = [];
 
 // tfjs graph model on wasm.
-const backend = await initBackend("wasm");
+const backend = await initBackend("wasm", { wasm: { threads: THREADS } });
 const tfModel = await loadGraphModelFromArtifacts(graph);
 const tfRun = async (pixels: Uint8Array, n: number) => {
   const x = tf.tensor4d(Float32Array.from(pixels), [n, SIZE, SIZE, 3]);
