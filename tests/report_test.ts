@@ -23,6 +23,16 @@ import { findChromium } from "../lib/report/screenshot.ts";
 import { listNotebooks, notebookEnv, progressPrinter } from "../lib/report/run.ts";
 import { DRIVER_PY } from "../lib/report/driver.ts";
 import { UserError } from "../lib/util/errors.ts";
+import {
+  formatSecondsPerImage,
+  localizationCategoryOf,
+  localizationPlotPath,
+  readLocalizationSection,
+} from "../lib/report/localization.ts";
+import { type LocalizationFile, localizationPath, writeLocalization } from "../lib/io/localization_file.ts";
+import { plotDir } from "../lib/pipeline/run_eval.ts";
+import { runDirs } from "../lib/notebook/run_dirs.ts";
+import { svgToPng } from "../lib/plot/png.ts";
 
 Deno.test("results: parseCsv handles quotes, escaped quotes, commas, CRLF and a missing final newline", () => {
   assertEquals(parseCsv('a,b,c\r\n1,"x, y","say ""hi"""\n2,,3'), [
@@ -435,4 +445,185 @@ Deno.test("run: progressPrinter prints a header and one line per finished cell w
   p({ event: "cell_start", index: 2, first_line: "boom()" });
   p({ event: "cell_done", index: 2, seconds: 0.1, status: "error" });
   assertMatch(lines[2], /✗ cell {2}2 .*boom\(\)/);
+});
+
+function locFile(overrides: Partial<LocalizationFile> = {}): LocalizationFile {
+  return {
+    category: "bottle",
+    method: "gradcam",
+    options: { sigma: 4, layer: "layer4" },
+    map_size: 64,
+    pixel_auroc: 0.91234,
+    au_pro: 0.70016,
+    pro_limit: 0.3,
+    pixel_f1: 0.41239,
+    image_auroc_of_max: 0.87,
+    seconds_per_image: 0.012345,
+    n_images: 83,
+    ...overrides,
+  };
+}
+
+Deno.test("localization: file names are recognised with the owner module's naming; plots in eval's plot folder", () => {
+  const dir = join("out", "models");
+  assertEquals(localizationCategoryOf(localizationPath(dir, "bottle")), "bottle");
+  assertEquals(localizationCategoryOf(localizationPath(dir, "metal_nut")), "metal_nut");
+  assertEquals(localizationCategoryOf(join(dir, "model-bottle.scores.json")), null);
+  assertEquals(localizationCategoryOf(join(dir, "bottle.localization.json")), null);
+  assertEquals(localizationCategoryOf(join(dir, "model-.localization.json")), null);
+  assertEquals(
+    localizationPlotPath(dir, "bottle", "patch"),
+    join(plotDir(dir, "bottle"), "localization_patch.png"),
+  );
+  assertEquals(formatSecondsPerImage(0.012345), "0.0123");
+  assertEquals(formatSecondsPerImage(2.5), "2.50");
+  assertEquals(formatSecondsPerImage(0), "0");
+});
+
+Deno.test("localization: the title page shows a Localisation table and the heatmap grids written where notebook 04 and eval write them", async () => {
+  const out = await Deno.makeTempDir({ prefix: "sspcab-loc-" });
+  try {
+    // No localisation file: no localisation part, the title page is unchanged.
+    await Deno.mkdir(join(out, "models"), { recursive: true });
+    await Deno.writeTextFile(join(out, "models", "models_perf.csv"), "category,roc_auc\nbottle,0.99\n");
+    assertEquals(await readLocalizationSection(out), null);
+    const results = await readResultTables(out, { shownDir: "outputs" });
+    const plain = buildReportHtml(reportInput({ results }));
+    assertEquals(buildReportHtml(reportInput({ results, localization: null })), plain);
+    assert(!plain.includes("Localisation"));
+
+    // The model folder notebook 04 uses for SSPCAB_OUTPUT_DIR=out (the report runs it with that variable).
+    const modelDir = runDirs(out, "bottle").modelDir;
+    assertEquals(modelDir, join(out, "models"));
+    await writeLocalization(localizationPath(modelDir, "bottle"), locFile());
+    await writeLocalization(
+      localizationPath(modelDir, "wood"),
+      locFile({ category: "wood", method: "sspcab", pixel_auroc: 0.5, au_pro: 0.25, seconds_per_image: 3 }),
+    );
+    // A second run's model folder gets its own table, after models/.
+    await Deno.mkdir(join(out, "a_run", "models"), { recursive: true });
+    await writeLocalization(
+      localizationPath(join(out, "a_run", "models"), "cable"),
+      locFile({ category: "cable", method: "patch", pro_limit: 0.2 }),
+    );
+    // Nothing is looked for in the synthetic set or the report folder.
+    await Deno.mkdir(join(out, "synthetic"), { recursive: true });
+    await writeLocalization(localizationPath(join(out, "synthetic"), "x"), locFile());
+    const png = await svgToPng(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="6"><rect width="8" height="6" fill="red"/></svg>',
+    );
+    const gridPath = localizationPlotPath(modelDir, "bottle", "gradcam");
+    await Deno.mkdir(join(gridPath, ".."), { recursive: true });
+    await Deno.writeFile(gridPath, png);
+
+    const loc = await readLocalizationSection(out, { shownDir: "outputs" });
+    assert(loc);
+    assertEquals(loc.notes, []);
+    assertEquals(loc.tables.map((t) => t.caption), [
+      "outputs/models/model-<category>.localization.json",
+      "outputs/a_run/models/model-<category>.localization.json",
+    ]);
+    assertEquals(loc.tables[0].headers, [
+      "category",
+      "method",
+      "pixel AUROC",
+      "AU-PRO@0.3",
+      "pixel F1",
+      "image AUROC of max",
+      "s/image",
+      "test images",
+    ]);
+    assertEquals(loc.tables[0].rows, [
+      ["bottle", "gradcam", "0.9123", "0.7002", "0.4124", "0.8700", "0.0123", "83"],
+      ["wood", "sspcab", "0.5000", "0.2500", "0.4124", "0.8700", "3.00", "83"],
+    ]);
+    assertEquals(loc.tables[1].headers[3], "AU-PRO@0.2");
+    assertEquals(loc.tables[1].rows[0].slice(0, 2), ["cable", "patch"]);
+    assertEquals(loc.figures.length, 1);
+    assertStringIncludes(
+      loc.figures[0].caption,
+      "outputs/models/plots/model-bottle/localization_gradcam.png",
+    );
+    const prefix = "data:image/png;base64,";
+    assert(loc.figures[0].src.startsWith(prefix));
+    assertEquals(Uint8Array.from(atob(loc.figures[0].src.slice(prefix.length)), (c) => c.charCodeAt(0)), png);
+
+    const html = buildReportHtml(reportInput({ results, localization: loc }));
+    assertEquals(externalResources(html), []);
+    assertStringIncludes(html, "<h2>Localisation</h2>");
+    assert(html.indexOf("<h2>Results</h2>") < html.indexOf("<h2>Localisation</h2>"));
+    assert(html.indexOf("<h2>Localisation</h2>") < html.indexOf("<h2>Contents</h2>"));
+    assertStringIncludes(html, "<th>AU-PRO@0.3</th>");
+    assertStringIncludes(
+      html,
+      '<td>bottle</td><td>gradcam</td><td class="num">0.9123</td><td class="num">0.7002</td>',
+    );
+    assertStringIncludes(html, `<img src="${loc.figures[0].src}"`);
+    // The rest of the title page is as without localisation results.
+    assertEquals(html.replace(/\n<h2>Localisation<\/h2>[\s\S]*?(?=\n<h2>Contents)/, ""), plain);
+    // A figure that is not a data: URL is never referenced.
+    const bad = buildReportHtml(reportInput({
+      localization: { tables: [], notes: [], figures: [{ caption: "grid", src: "plots/x.png" }] },
+    }));
+    assertEquals(externalResources(bad), []);
+    assertStringIncludes(bad, "grid: not embedded (not a data: URL)");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("localization: a malformed results file is skipped with a note naming it; the others and the report stay", async () => {
+  const out = await Deno.makeTempDir({ prefix: "sspcab-loc-bad-" });
+  try {
+    const modelDir = join(out, "models");
+    await Deno.mkdir(modelDir, { recursive: true });
+    await writeLocalization(localizationPath(modelDir, "bottle"), locFile());
+    await Deno.writeTextFile(
+      localizationPath(modelDir, "cable"),
+      JSON.stringify({ ...locFile({ category: "cable" }), pixel_auroc: 1.5 }),
+    );
+    await Deno.writeTextFile(localizationPath(modelDir, "wood"), '{"method": "gradcam", "pixel_au');
+    const gridPath = localizationPlotPath(modelDir, "bottle", "sspcab");
+    await Deno.mkdir(join(gridPath, ".."), { recursive: true });
+    await Deno.writeTextFile(gridPath, "not a png");
+
+    const loc = await readLocalizationSection(out, { shownDir: "outputs" });
+    assert(loc);
+    assertEquals(loc.tables.length, 1);
+    assertEquals(loc.tables[0].rows.map((r) => r[0]), ["bottle"]);
+    assertEquals(loc.figures, []);
+    assertEquals(loc.notes.length, 3);
+    const [png, cable, wood] = [
+      loc.notes.find((n) => n.includes("localization_sspcab.png")),
+      loc.notes.find((n) => n.includes("model-cable")),
+      loc.notes.find((n) => n.includes("model-wood")),
+    ];
+    assertStringIncludes(
+      png!,
+      "outputs/models/plots/model-bottle/localization_sspcab.png not embedded: it is not a PNG",
+    );
+    assertStringIncludes(cable!, "skipped outputs/models/model-cable.localization.json:");
+    assertStringIncludes(cable!, 'field "pixel_auroc" must be a number in [0, 1] (got 1.5)');
+    assertStringIncludes(wood!, "skipped outputs/models/model-wood.localization.json:");
+    assertStringIncludes(wood!, "is not valid JSON");
+    assertStringIncludes(wood!, "deno task eval --localize");
+    for (const note of loc.notes) {
+      assert(!note.includes(out), `note shows the shown path, not ${out}: ${note}`);
+    }
+
+    const html = buildReportHtml(reportInput({ localization: loc }));
+    assertStringIncludes(html, "skipped outputs/models/model-cable.localization.json");
+    assertStringIncludes(html, '<td>bottle</td><td>gradcam</td><td class="num">0.9123</td>');
+
+    // Every file malformed: the part stays, with its notes and no table.
+    await Deno.remove(localizationPath(modelDir, "bottle"));
+    const only = await readLocalizationSection(out, { shownDir: "outputs" });
+    assertEquals(only?.tables, []);
+    assertEquals(only?.notes.length, 2, "the grid of a category without a results file is not looked at");
+    const html2 = buildReportHtml(reportInput({ localization: only }));
+    assertStringIncludes(html2, "<h2>Localisation</h2>");
+    assertStringIncludes(html2, "skipped outputs/models/model-wood.localization.json");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });

@@ -100,6 +100,24 @@ export interface ReportTable {
   note?: string;
 }
 
+/** An image of the title page, embedded in the document. */
+export interface ReportFigure {
+  /** Caption (what it shows and the file it came from). */
+  caption: string;
+  /** The image as a `data:image/…` URL (anything else is not embedded, so the report stays offline). */
+  src: string;
+}
+
+/** The title page's localisation part (see `localization.ts`). */
+export interface ReportLocalization {
+  /** One table per model folder with localisation results files. */
+  tables: ReportTable[];
+  /** Heatmap grids. */
+  figures: ReportFigure[];
+  /** Notes, e.g. a results file that was skipped because it does not validate. */
+  notes: string[];
+}
+
 /** One executed notebook in the report. */
 export interface ReportSection {
   /** Notebook file name without extension, e.g. `01_data_extraction`. */
@@ -132,6 +150,8 @@ export interface ReportInput {
   versions: Record<string, string>;
   /** Results tables read from the output folder. */
   results: ReportTable[];
+  /** Localisation results and heatmap grids; absent or null: the title page has no localisation part. */
+  localization?: ReportLocalization | null;
   /** Where results were looked for (for the "none yet" message). */
   resultsHint: string;
   /** The executed notebooks, in order. */
@@ -177,12 +197,35 @@ const REPORT_CSS = `
 .report-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .report-table code { font-size: 12px; }
 .report-note { color: #57606a; font-size: 13px; margin: 4px 0; }
+.report-warning { color: #9a6700; }
+.report-figure { margin: 8px 0 14px; }
+.report-figure img { max-width: 100%; height: auto; border: 1px solid #d0d7de; }
+.report-figure figcaption { color: #57606a; font-size: 13px; margin-top: 2px; }
 .report-toc a { color: #0969da; text-decoration: none; }
 .report-section { margin: 0 auto 40px; page-break-before: always; }
 .report-section-head { background: #f6f8fa; border-top: 3px solid #1f77b4; padding: 10px 24px; margin: 0 0 12px; }
 .report-section-head h1 { font-size: 20px; margin: 0; }
 .report-section-head .meta { color: #57606a; font-size: 13px; }
 `;
+
+function localizationHtml(loc: ReportLocalization, captioned: (t: ReportTable) => string): string {
+  const parts = loc.tables.map(captioned);
+  for (const note of loc.notes) parts.push(`<p class="report-note report-warning">${escapeHtml(note)}</p>`);
+  for (const f of loc.figures) {
+    if (!/^data:image\/[a-z.+-]+;base64,[A-Za-z0-9+/=]*$/i.test(f.src)) {
+      parts.push(
+        `<p class="report-note report-warning">${escapeHtml(f.caption)}: not embedded (not a data: URL)</p>`,
+      );
+      continue;
+    }
+    parts.push(
+      `<figure class="report-figure"><img src="${f.src}" alt="${escapeHtml(f.caption)}"><figcaption>${
+        escapeHtml(f.caption)
+      }</figcaption></figure>`,
+    );
+  }
+  return parts.join("\n");
+}
 
 /**
  * The report as one HTML document: title page, then one section per notebook (styles of the notebooks
@@ -209,13 +252,16 @@ export function buildReportHtml(input: ReportInput): string {
   ) => [k, String(v)]);
   const runRows = input.sections.map((s) => [s.name, String(s.codeCells), formatDuration(s.seconds)]);
   runRows.push(["total (with kernel start-up)", "", formatDuration(input.totalSeconds)]);
+  const captioned = (t: ReportTable) =>
+    `<p class="report-note"><strong>${escapeHtml(t.caption)}</strong></p>${table(t.headers, t.rows)}${
+      t.note ? `<p class="report-note">${escapeHtml(t.note)}</p>` : ""
+    }`;
   const results = input.results.length
-    ? input.results.map((t) =>
-      `<p class="report-note"><strong>${escapeHtml(t.caption)}</strong></p>${table(t.headers, t.rows)}${
-        t.note ? `<p class="report-note">${escapeHtml(t.note)}</p>` : ""
-      }`
-    ).join("\n")
+    ? input.results.map(captioned).join("\n")
     : `<p class="report-note">None: ${escapeHtml(input.resultsHint)}</p>`;
+  const localization = input.localization
+    ? `\n<h2>Localisation</h2>${localizationHtml(input.localization, captioned)}`
+    : "";
   const toc = input.sections.map((s) =>
     `<li><a href="#nb-${escapeHtml(s.name)}">${escapeHtml(s.name)}</a> — ${escapeHtml(s.title)}</li>`
   ).join("");
@@ -229,7 +275,7 @@ export function buildReportHtml(input: ReportInput): string {
     factRows.length ? table(["fact", "value"], factRows) : ""
   }
 <h2>Time taken</h2>${table(["notebook", "code cells", "time"], runRows)}
-<h2>Results</h2>${results}
+<h2>Results</h2>${results}${localization}
 <h2>Contents</h2><ol class="report-toc">${toc}</ol>
 </header>`;
   const sections = input.sections.map((s) => {

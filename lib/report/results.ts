@@ -6,8 +6,13 @@
 import { join, relative } from "node:path";
 import type { ReportTable } from "./html.ts";
 
-/** Folders under the output folder that hold inputs or the report itself, not results. */
-const SKIP_DIRS = new Set(["synthetic", "report", "node_modules", "data"]);
+/** Folders under the output folder that hold inputs or the report itself, not results (not searched). */
+export const SKIP_DIRS: ReadonlySet<string> = new Set<string>([
+  "synthetic",
+  "report",
+  "node_modules",
+  "data",
+]);
 
 /** The results file evaluation writes, relative to the output folder (shown first). */
 export const PERF_CSV = "models/models_perf.csv";

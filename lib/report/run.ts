@@ -2,7 +2,9 @@
  * The report runner behind `deno task report`: install the Deno kernelspec if needed, execute
  * `notebooks/0*.ipynb` in order with Jupyter's nbclient (parameters passed as `SSPCAB_*` environment
  * variables), stop with a message naming the notebook and cell when one fails, and write the executed
- * notebooks plus one self-contained HTML report to `<output dir>/report/`.
+ * notebooks plus one self-contained HTML report to `<output dir>/report/`. Its title page shows the results
+ * tables and, where evaluation (or notebook 04) wrote them, the localisation results and heatmap grids found
+ * under the output folder.
  * @module
  */
 import { readReportFacts, reportFactsPath, writeReportFacts } from "../io/report_facts.ts";
@@ -16,6 +18,7 @@ import { ensureDenoKernel, findJupyterPython, runCommand } from "./jupyter.ts";
 import { type DriverEvent, executeNotebook, formatFailure, type NotebookRun } from "./execute.ts";
 import { buildReportHtml, externalResources, notebookTitle, type ReportSection } from "./html.ts";
 import { PERF_CSV, readResultTables } from "./results.ts";
+import { readLocalizationSection } from "./localization.ts";
 
 /** The notebook parameters as given to the runner; `undefined` leaves the environment (or default) alone. */
 export interface ReportParams {
@@ -206,6 +209,8 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
 
   const facts = await readReportFacts(factsFile);
   const results = await readResultTables(projectPath(outputDir), { shownDir: outputDir });
+  const localization = await readLocalizationSection(projectPath(outputDir), { shownDir: outputDir });
+  for (const note of localization?.notes ?? []) log(`warning: ${note}`);
   const seconds = (performance.now() - t0) / 1000;
   const shownParams: Record<string, string> = {};
   for (const envName of Object.values(PARAMETER_ENV)) shownParams[envName] = env[envName] ?? "";
@@ -222,6 +227,7 @@ export async function runReport(options: ReportOptions = {}): Promise<ReportResu
       Jupyter: await nbclientVersion(python),
     },
     results,
+    localization,
     resultsHint: `no results files under ${outputDir}/ yet (evaluation writes ${outputDir}/${PERF_CSV})`,
     sections,
   });
