@@ -6,9 +6,14 @@
  * @module
  */
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
 import type { RgbImage } from "../data/images.ts";
-import { type InferenceBundle, loadBundle, scoreRgbImages } from "../export/infer.ts";
+import {
+  INFERENCE_ENGINES,
+  type InferenceBundle,
+  loadBundle,
+  packImages,
+  runBundleBatch,
+} from "../export/infer.ts";
 import {
   type ExecutionProvider,
   loadOnnxBundle,
@@ -17,15 +22,11 @@ import {
 } from "../export/onnx_engine.ts";
 import { ONNX_MODEL_FILE } from "../export/onnx/model_file.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "../export/bundle_metadata.ts";
-import { scoreRows } from "../eval/density.ts";
-import { createMatrix } from "../eval/linalg.ts";
+import { scoreEmbeddings } from "../eval/density.ts";
 import { UserError } from "../util/errors.ts";
 
 /** The engines the server can run. */
-export type EngineName = "tfjs" | "onnxruntime";
-
-/** The engines, in the order the flag lists them. */
-export const ENGINE_NAMES: readonly EngineName[] = ["tfjs", "onnxruntime"];
+export type EngineName = typeof INFERENCE_ENGINES[number];
 
 /** Per-pixel anomaly maps of a batch: `n × height × width` row-major. */
 export interface AnomalyMaps {
@@ -65,43 +66,18 @@ export interface EngineOptions {
   executionProvider?: ExecutionProvider;
 }
 
-/** The anomaly-map output name of both model files. */
-const MAP_OUTPUT = "anomaly_map";
-
-function pixelsOf(images: RgbImage[], size: number): Float32Array {
-  const per = size * size * 3;
-  const pixels = new Float32Array(images.length * per);
-  images.forEach((img, i) => {
-    if (img.width !== size || img.height !== size) {
-      throw new RangeError(`image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`);
-    }
-    pixels.set(img.data, i * per);
-  });
-  return pixels;
-}
-
 /** The TensorFlow.js engine over a loaded bundle. */
 export function tfjsEngine(bundle: InferenceBundle): ScoringEngine {
-  const hasMap = bundle.metadata.outputs.includes(MAP_OUTPUT);
   const size = bundle.metadata.imageSize;
   return {
     name: "tfjs",
     metadata: bundle.metadata,
     async score(images) {
-      const scores = await scoreRgbImages(bundle, images);
-      if (!hasMap) return { scores };
-      const x = tf.tensor4d(pixelsOf(images, size), [images.length, size, size, 3]);
-      try {
-        const m = bundle.model.execute({ image: x }, MAP_OUTPUT) as tf.Tensor;
-        try {
-          const [, height, width] = m.shape;
-          return { scores, maps: { data: Float32Array.from(await m.data()), height, width } };
-        } finally {
-          m.dispose();
-        }
-      } finally {
-        x.dispose();
-      }
+      // Scores and maps from one forward pass.
+      const { scores, maps } = await runBundleBatch(bundle, images, { maps: true });
+      return maps
+        ? { scores: scores!, maps: { data: maps, height: size, width: size } }
+        : { scores: scores! };
     },
     dispose() {
       bundle.model.dispose();
@@ -118,10 +94,9 @@ export function onnxEngine(bundle: OnnxBundle): ScoringEngine {
     metadata: bundle.metadata,
     async score(images) {
       const n = images.length;
-      const out = await runOnnxBatch(bundle, pixelsOf(images, height), n);
+      const out = await runOnnxBatch(bundle, packImages(images, height, "onnx engine"), n);
       // As the tfjs engine: the float32 embedding scored in float64 with the bundle's density.
-      const rows = createMatrix(n, out.embedding.length / n, Float64Array.from(out.embedding));
-      const scores = Float64Array.from(scoreRows(bundle.fitted.density, rows));
+      const scores = scoreEmbeddings(bundle.fitted.density, out.embedding, n);
       if (!out.anomalyMap) return { scores };
       if (out.anomalyMap.length !== n * height * width) {
         throw new RangeError(
@@ -149,7 +124,7 @@ export async function loadScoringEngine(dir: string, options: EngineOptions = {}
   const engine = options.engine ?? "tfjs";
   if (engine === "tfjs") return tfjsEngine(await loadBundle(dir));
   if (engine !== "onnxruntime") {
-    throw new UserError(`unknown engine "${engine}"`, `use ${ENGINE_NAMES.join(" or ")}`);
+    throw new UserError(`unknown engine "${engine}"`, `use ${INFERENCE_ENGINES.join(" or ")}`);
   }
   const metadata = await readBundleMetadata(dir);
   const onnxPath = join(dir, metadata.onnx?.file ?? ONNX_MODEL_FILE);

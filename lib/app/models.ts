@@ -7,6 +7,7 @@
 import { basename, join } from "node:path";
 import { BUNDLE_FILES, type BundleMetadata } from "../export/bundle_metadata.ts";
 import { readGraphModelJson } from "../export/bundle_io.ts";
+import { ANOMALY_MAP_OUTPUT } from "../export/graph_model.ts";
 import { type EngineOptions, loadScoringEngine, type ScoringEngine } from "./engine.ts";
 import { UserError } from "../util/errors.ts";
 
@@ -53,9 +54,6 @@ export interface ServedModel {
   /** The public summary. */
   summary: ModelSummary;
 }
-
-/** The graph output that, when a bundle has it, holds a per-pixel anomaly map. */
-export const ANOMALY_MAP_OUTPUT = "anomaly_map";
 
 /** The summary of a bundle (`files` lists the metadata, density, model.json and its weight shards). */
 export function summarizeBundle(name: string, metadata: BundleMetadata, shards: string[]): ModelSummary {

@@ -46,17 +46,29 @@ export const MAX_PIXELS_FLAG = {
   help: "refuse images with more pixels than this (default: 100000000)",
 } as const;
 
-/** The value of `--max_pixels` (undefined when not given), checked to be a positive integer. */
-export function maxPixelsFrom(value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
+/**
+ * `value` of flag `--name`, checked to be a positive integer: a `UserError` naming the flag otherwise (with
+ * `hint` as what to do, when given).
+ */
+export function positiveInt(name: string, value: number, hint?: string): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new UserError(
-      `--max_pixels must be a positive integer, got ${value}`,
-      "e.g. --max_pixels 200000000",
-    );
+    throw new UserError(`--${name} must be a positive integer, got ${value}`, hint);
   }
   return value;
 }
+
+/** The value of `--max_pixels` (undefined when not given), checked to be a positive integer. */
+export function maxPixelsFrom(value: number | undefined): number | undefined {
+  return value === undefined ? undefined : positiveInt("max_pixels", value, "e.g. --max_pixels 200000000");
+}
+
+/** `--execution_provider`: where ONNX Runtime runs (with `--engine onnxruntime`). */
+export const EXECUTION_PROVIDER_FLAG = {
+  type: "string",
+  default: "cpu",
+  choices: ["cpu", "cuda", "tensorrt"],
+  help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
+} as const;
 
 /** `--type`: categories. */
 export const TYPE_FLAG = {

@@ -2,10 +2,17 @@
  * `deno task infer` — run an exported bundle on images (no training code involved).
  * @module
  */
-import { BACKEND_FLAG, MAX_PIXELS_FLAG, maxPixelsFrom, parseCommand, startBackend } from "./common.ts";
+import {
+  BACKEND_FLAG,
+  EXECUTION_PROVIDER_FLAG,
+  MAX_PIXELS_FLAG,
+  maxPixelsFrom,
+  parseCommand,
+  startBackend,
+} from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { inferImages, loadBundle } from "../export/infer.ts";
+import { INFERENCE_ENGINES, inferImages, loadBundle } from "../export/infer.ts";
 import { inferImagesOnnx, loadOnnxBundle } from "../export/onnx_engine.ts";
 import { formatPrediction } from "../pipeline/predict.ts";
 
@@ -20,15 +27,10 @@ const FLAGS = defineFlags({
   engine: {
     type: "string",
     default: "tfjs",
-    choices: ["tfjs", "onnxruntime"],
+    choices: INFERENCE_ENGINES,
     help: "tfjs runs model.json; onnxruntime runs model.onnx (optional package onnxruntime-node)",
   },
-  execution_provider: {
-    type: "string",
-    default: "cpu",
-    choices: ["cpu", "cuda", "tensorrt"],
-    help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
-  },
+  execution_provider: EXECUTION_PROVIDER_FLAG,
 });
 
 if (import.meta.main) {

@@ -4,7 +4,8 @@
  * the API's images with the bundles' model.onnx (`--execution_provider cpu|cuda|tensorrt`) instead of tfjs.
  * @module
  */
-import { BACKEND_FLAG, parseCommand, startBackend } from "./common.ts";
+import { BACKEND_FLAG, EXECUTION_PROVIDER_FLAG, parseCommand, positiveInt, startBackend } from "./common.ts";
+import { INFERENCE_ENGINES } from "../export/infer.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { DEFAULT_LIMITS, startAppServer } from "../app/server.ts";
@@ -24,16 +25,11 @@ const FLAGS = defineFlags({
   engine: {
     type: "string",
     default: "tfjs",
-    choices: ["tfjs", "onnxruntime"],
+    choices: INFERENCE_ENGINES,
     help: "what scores /api/predict: tfjs runs model.json; onnxruntime runs model.onnx " +
       "(optional package onnxruntime-node); the page always runs model.json in the browser",
   },
-  execution_provider: {
-    type: "string",
-    default: "cpu",
-    choices: ["cpu", "cuda", "tensorrt"],
-    help: "onnxruntime execution provider (cuda/tensorrt need a GPU install of onnxruntime-node)",
-  },
+  execution_provider: EXECUTION_PROVIDER_FLAG,
 });
 
 if (import.meta.main) {
@@ -43,11 +39,11 @@ if (import.meta.main) {
     if (!flags.model_dir) {
       throw new UserError("--model_dir is required", "e.g. --model_dir outputs/inference/bottle");
     }
-    for (const name of ["port", "max_bytes", "max_pixels", "max_images", "batch_size"] as const) {
-      const v = flags[name];
-      if (!Number.isInteger(v) || v < (name === "port" ? 0 : 1) || (name === "port" && v > 65535)) {
-        throw new UserError(`--${name} must be a ${name === "port" ? "port number" : "positive integer"}`);
-      }
+    if (!Number.isInteger(flags.port) || flags.port < 0 || flags.port > 65535) {
+      throw new UserError("--port must be a port number");
+    }
+    for (const name of ["max_bytes", "max_pixels", "max_images", "batch_size"] as const) {
+      positiveInt(name, flags[name]);
     }
     await findBundleDirs(flags.model_dir); // a wrong folder is reported before the backend starts
     const engine = flags.engine;

@@ -11,6 +11,7 @@ import {
   maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
+  positiveInt,
   startBackend,
   TYPE_FLAG,
 } from "./common.ts";
@@ -72,13 +73,6 @@ export const TRAIN_FLAGS = defineFlags({
 
 /** The parsed flags of `train`. */
 export type TrainFlags = ParsedFlags<typeof TRAIN_FLAGS>;
-
-function positiveInt(name: string, n: number): number {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new UserError(`--${name} must be a positive integer, got ${n}`);
-  }
-  return n;
-}
 
 const wholeAtLeast0 = (n: number) => Math.max(0, Math.floor(n));
 

@@ -330,6 +330,14 @@ export function scoreRows(density: Density, rows: MatrixLike): Float64Array {
   }
 }
 
+/**
+ * Anomaly scores of `count` embeddings given as one flat row-major array (e.g. a float32 graph output),
+ * scored in float64 with {@link scoreRows}: what every inference engine does with a model's `embedding`.
+ */
+export function scoreEmbeddings(density: Density, values: ArrayLike<number>, count: number): Float64Array {
+  return scoreRows(density, createMatrix(count, values.length / count, Float64Array.from(values)));
+}
+
 /** A plain-JSON form of a density (numbers and arrays only), for `JSON.stringify` and export bundles. */
 export function densityToJson(density: Density): DensityJson {
   const base = {

@@ -38,6 +38,7 @@ export {
   ledoitWolf,
   ledoitWolfShrinkage,
   mahalanobisScores,
+  scoreEmbeddings,
   scoreRows,
 } from "./density.ts";
 export { embedImages } from "./embed.ts";
@@ -142,5 +143,5 @@ export type { ProjectionNetConfig } from "../model/projection_net.ts";
 export type { ParamInit } from "../model/params.ts";
 export type { ParamKind } from "../model/params.ts";
 export type { SspcabConfig } from "../model/sspcab.ts";
-export type { Variable } from "../util/tensor_types.ts";
 export type { StemConv } from "../model/stem.ts";
+export type { Variable } from "../util/tensor_types.ts";

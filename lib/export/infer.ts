@@ -9,14 +9,16 @@ import { join } from "node:path";
 import { loadGraphModelFromDir } from "./bundle_io.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
-import { scoreRows } from "../eval/density.ts";
-import { createMatrix } from "../eval/linalg.ts";
+import { scoreEmbeddings } from "../eval/density.ts";
 import { loadRgb, type RgbImage } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
-import type { GraphModel, Tensor2D, Tensor3D } from "../util/tensor_types.ts";
+import type { GraphModel, Tensor } from "../util/tensor_types.ts";
 import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
+
+/** The engines that run a bundle: the TensorFlow.js graph model (`model.json`) or ONNX Runtime (`model.onnx`). */
+export const INFERENCE_ENGINES = ["tfjs", "onnxruntime"] as const;
 
 /** A loaded bundle. */
 export interface InferenceBundle {
@@ -42,38 +44,70 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
   return { model, metadata, fitted };
 }
 
+/** What {@link runBundleBatch} gives for a batch. */
+export interface BundleBatchOutput {
+  /** Anomaly scores, one per image (the embedding scored in float64 with the bundle's density), unless not asked for. */
+  scores?: Float64Array;
+  /** The anomaly maps, `n × size × size` row-major, when asked for (and the bundle has them). */
+  maps?: Float32Array;
+}
+
 /**
- * Score RGB images already resized to the bundle's side, in one forward pass: the graph runs to the embedding
- * and the embedding is scored in float64 with the bundle's density. Every tensor made here is disposed.
+ * Run the graph once on RGB images already resized to the bundle's side, fetching only what is asked for: the
+ * `embedding` scored in float64 with the bundle's density (`scores`, default true — exactly as `predict` does;
+ * the graph's own float32 `score` is what a browser gets, and this stays accurate for near-singular densities)
+ * and the `anomaly_map` (`maps`, default false; only when the bundle has it), both from the same forward pass.
+ * Every tensor made here is disposed.
  */
-export async function scoreRgbImages(bundle: InferenceBundle, images: RgbImage[]): Promise<Float64Array> {
-  const x = inputTensor(bundle, images, "scoreRgbImages");
+export async function runBundleBatch(
+  bundle: InferenceBundle,
+  images: RgbImage[],
+  options: { scores?: boolean; maps?: boolean } = {},
+): Promise<BundleBatchOutput> {
+  const withScores = options.scores ?? true;
+  const withMaps = (options.maps ?? false) && hasAnomalyMap(bundle);
+  const names = [...(withScores ? ["embedding"] : []), ...(withMaps ? [ANOMALY_MAP_OUTPUT] : [])];
+  if (names.length === 0) return {};
+  const size = bundle.metadata.imageSize;
+  const x = tf.tensor4d(packImages(images, size, "runBundleBatch"), [images.length, size, size, 3]);
   try {
-    // The graph's own `score` output is float32 (what a browser gets); here the embedding is scored in float64
-    // with the bundle's density, exactly as `predict` does, which stays accurate for near-singular densities.
-    const e = bundle.model.execute({ image: x }, "embedding") as Tensor2D;
+    const out = bundle.model.execute({ image: x }, names);
+    const tensors = (Array.isArray(out) ? out : [out]) as Tensor[];
     try {
-      const rows = createMatrix(e.shape[0], e.shape[1], Float64Array.from(await e.data()));
-      return scoreRows(bundle.fitted.density, rows);
+      const result: BundleBatchOutput = {};
+      let next = 0;
+      if (withScores) {
+        result.scores = scoreEmbeddings(bundle.fitted.density, await tensors[next++].data(), images.length);
+      }
+      if (withMaps) result.maps = await tensors[next].data() as Float32Array;
+      return result;
     } finally {
-      e.dispose();
+      tf.dispose(tensors);
     }
   } finally {
     x.dispose();
   }
 }
 
-/** The `[n, size, size, 3]` input of images already resized to the bundle's side. */
-function inputTensor(bundle: InferenceBundle, images: RgbImage[], what: string) {
-  const size = bundle.metadata.imageSize;
-  const pixels = new Float32Array(images.length * size * size * 3);
+/** Score RGB images already resized to the bundle's side, in one forward pass (see {@link runBundleBatch}). */
+export async function scoreRgbImages(bundle: InferenceBundle, images: RgbImage[]): Promise<Float64Array> {
+  return (await runBundleBatch(bundle, images)).scores!;
+}
+
+/**
+ * The pixels of images already resized to `size × size`, packed as one `[n, size, size, 3]` float32 array
+ * (the input of both model files); an image of another size is a `RangeError` naming `what`.
+ */
+export function packImages(images: readonly RgbImage[], size: number, what: string): Float32Array {
+  const per = size * size * 3;
+  const pixels = new Float32Array(images.length * per);
   images.forEach((img, i) => {
     if (img.width !== size || img.height !== size) {
       throw new RangeError(`${what}: image ${i} is ${img.width}x${img.height}, expected ${size}x${size}`);
     }
-    pixels.set(img.data, i * size * size * 3);
+    pixels.set(img.data, i * per);
   });
-  return tf.tensor4d(pixels, [images.length, size, size, 3]);
+  return pixels;
 }
 
 /** Whether the bundle's graph outputs a per-pixel anomaly map (models with SSPCAB). */
@@ -95,19 +129,9 @@ export async function inferMaps(bundle: InferenceBundle, images: RgbImage[]): Pr
     );
   }
   if (images.length === 0) return [];
-  const x = inputTensor(bundle, images, "inferMaps");
-  try {
-    const m = bundle.model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor3D;
-    try {
-      const [n, h, w] = m.shape;
-      const data = await m.data() as Float32Array;
-      return Array.from({ length: n }, (_, i) => data.slice(i * h * w, (i + 1) * h * w));
-    } finally {
-      m.dispose();
-    }
-  } finally {
-    x.dispose();
-  }
+  const { maps } = await runBundleBatch(bundle, images, { scores: false, maps: true });
+  const per = bundle.metadata.imageSize ** 2;
+  return images.map((_, i) => maps!.slice(i * per, (i + 1) * per));
 }
 
 /** Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit. */

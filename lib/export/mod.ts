@@ -59,11 +59,15 @@ export {
   type WeightEntry,
 } from "./graph_model.ts";
 export {
+  type BundleBatchOutput,
   hasAnomalyMap,
+  INFERENCE_ENGINES,
   type InferenceBundle,
   inferImages,
   inferMaps,
   loadBundle,
+  packImages,
+  runBundleBatch,
   scoreRgbImages,
 } from "./infer.ts";
 export {

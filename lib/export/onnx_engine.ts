@@ -22,8 +22,7 @@ import { join } from "node:path";
 import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
-import { scoreRows } from "../eval/density.ts";
-import { createMatrix } from "../eval/linalg.ts";
+import { scoreEmbeddings } from "../eval/density.ts";
 import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
@@ -265,11 +264,7 @@ export async function inferImagesOnnx(
     const pixels = new Uint8Array(chunk.length * per);
     images.forEach((img, i) => pixels.set(img.data, i * per));
     const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: false });
-    const scores = res.score ??
-      scoreRows(
-        bundle.fitted.density,
-        createMatrix(chunk.length, res.embedding.length / chunk.length, Float64Array.from(res.embedding)),
-      );
+    const scores = res.score ?? scoreEmbeddings(bundle.fitted.density, res.embedding, chunk.length);
     chunk.forEach((path, i) => {
       const score = Number(scores[i]);
       out.push({

@@ -9,8 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { type Density, densityFromJson, scoreRows } from "../../eval/density.ts";
-import { createMatrix } from "../../eval/linalg.ts";
+import { type Density, densityFromJson, scoreEmbeddings } from "../../eval/density.ts";
 import { type PixelImage, resizeCubic, rgbaToRgb } from "../resize.ts";
 import { type ResultRow, rowsToCsv, sliderRange, type SortKey, sortRows, verdictOf } from "./results.ts";
 
@@ -186,8 +185,7 @@ async function scoreInBrowser(model: LoadedModel, blob: Blob): Promise<{ score: 
     const [e, m] = (Array.isArray(out) ? out : [out]) as tf.Tensor[];
     try {
       const data = await e.data();
-      const score =
-        scoreRows(model.density, createMatrix(e.shape[0], e.shape[1]!, Float64Array.from(data)))[0];
+      const score = scoreEmbeddings(model.density, data, e.shape[0])[0];
       let mapUrl: string | undefined;
       if (m) mapUrl = mapToDataUrl(await m.data() as Float32Array, m.shape[1]!, m.shape[2]!);
       return { score, mapUrl };
