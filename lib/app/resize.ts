@@ -126,22 +126,45 @@ function shrinkColumns(img: PixelImage, n: number): PixelImage {
   return { width: outW, height, bands, data: out };
 }
 
-/** Reduce the height by `vshrink` ≥ 1 (box part, then the cubic residual). */
-function reduceVertical(input: PixelImage, vshrink: number): PixelImage {
+/**
+ * How libvips splits a reduction along one axis of length `inLen` by `shrink`: the output length, a box
+ * shrink by a whole factor first (applied here with `boxShrink`) and the cubic residual after it, with the
+ * residual's kernel tables, phase offset and padding.
+ */
+function reducePlan(
+  input: PixelImage,
+  inLen: number,
+  shrink: number,
+  boxShrink: (img: PixelImage, factor: number) => PixelImage,
+) {
+  const outLen = Math.floor(inLen / shrink + 0.5);
   let img = input;
-  const outH = Math.floor(img.height / vshrink + 0.5);
-  let extra = outH * vshrink - img.height;
-  let residual = vshrink;
-  const intShrink = Math.max(1, Math.floor(img.height / outH / GAP));
+  let extra = outLen * shrink - inLen;
+  let residual = shrink;
+  const intShrink = Math.max(1, Math.floor(inLen / outLen / GAP));
   if (intShrink > 1) {
-    img = shrinkRows(img, intShrink);
+    img = boxShrink(img, intShrink);
     extra /= intShrink;
     residual /= intShrink;
   }
-  if (residual === 1) return img;
+  if (residual === 1) return { img, outLen, residual };
   const { points, tables } = reduceTables(residual);
-  const offset = (1 + extra) / 2 - 1;
-  const pad = Math.ceil(points / 2) - 1;
+  return {
+    img,
+    outLen,
+    residual,
+    points,
+    tables,
+    offset: (1 + extra) / 2 - 1,
+    pad: Math.ceil(points / 2) - 1,
+  };
+}
+
+/** Reduce the height by `vshrink` ≥ 1 (box part, then the cubic residual). */
+function reduceVertical(input: PixelImage, vshrink: number): PixelImage {
+  const plan = reducePlan(input, input.height, vshrink, shrinkRows);
+  if (plan.points === undefined) return plan.img;
+  const { img, outLen: outH, residual, points, tables, offset, pad } = plan;
   const { width, height, bands, data } = img;
   const rowLen = width * bands;
   const out = new Uint8Array(outH * rowLen);
@@ -163,20 +186,9 @@ function reduceVertical(input: PixelImage, vshrink: number): PixelImage {
 
 /** Reduce the width by `hshrink` ≥ 1 (box part, then the cubic residual). */
 function reduceHorizontal(input: PixelImage, hshrink: number): PixelImage {
-  let img = input;
-  const outW = Math.floor(img.width / hshrink + 0.5);
-  let extra = outW * hshrink - img.width;
-  let residual = hshrink;
-  const intShrink = Math.max(1, Math.floor(img.width / outW / GAP));
-  if (intShrink > 1) {
-    img = shrinkColumns(img, intShrink);
-    extra /= intShrink;
-    residual /= intShrink;
-  }
-  if (residual === 1) return img;
-  const { points, tables } = reduceTables(residual);
-  const offset = (1 + extra) / 2 - 1;
-  const pad = Math.ceil(points / 2) - 1;
+  const plan = reducePlan(input, input.width, hshrink, shrinkColumns);
+  if (plan.points === undefined) return plan.img;
+  const { img, outLen: outW, residual, points, tables, offset, pad } = plan;
   const { width, height, bands, data } = img;
   const out = new Uint8Array(outW * height * bands);
   const cols = new Int32Array(outW * points);
