@@ -16,7 +16,7 @@ import {
   TYPE_FLAG,
 } from "./common.ts";
 import { defineFlags, type ParsedFlags } from "./flags.ts";
-import { runCli, UserError } from "../util/errors.ts";
+import { runCli } from "../util/errors.ts";
 import { resolveCategories } from "../data/mvtec.ts";
 import { TRAIN_DEFAULTS, type TrainConfig } from "../train/config.ts";
 import { trainCategory } from "../train/trainer.ts";
