@@ -19,6 +19,7 @@ import {
   niceTicks,
   orderGroups,
   PALETTE,
+  proCurveFigure,
   renderSvg,
   resolveFigure,
   rocFigure,
@@ -29,6 +30,7 @@ import {
   showFigure,
   svgSize,
   svgToPng,
+  thinCurve,
 } from "../lib/plot/mod.ts";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -542,4 +544,32 @@ Deno.test("showFigure rejects bad input before loading nodeplotlib; displayable 
   assertEquals(bundle["image/svg+xml"], renderSvg(fig));
   const src = await Deno.readTextFile(new URL("../lib/plot/show.ts", import.meta.url));
   assert(!/^import[^;]*nodeplotlib/m.test(src), "no static import of nodeplotlib");
+});
+
+Deno.test("thinCurve: at most maxPoints + 2 points up to the limit, the first past it, order and ends kept", () => {
+  const n = 200_000;
+  const x = new Float64Array(n);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    x[i] = i / (n - 1);
+    y[i] = Math.sqrt(x[i]);
+  }
+  const t = thinCurve(x, y, 0.3, 500);
+  assert(t.x.length <= 502, `${t.x.length} points`);
+  assert(t.x.length >= 400, `${t.x.length} points`);
+  assertEquals(t.x[0], 0);
+  assert(t.x.at(-1)! > 0.3 && t.x.at(-2)! <= 0.3, "the line reaches the limit");
+  for (let i = 1; i < t.x.length; i++) assert(t.x[i] > t.x[i - 1], "x increases");
+  t.x.forEach((v, i) => assertEquals(t.y[i], Math.sqrt(v)));
+  // A short curve is kept whole.
+  assertEquals(thinCurve([0, 0.1, 0.2], [0, 0.5, 1], 0.3).x, [0, 0.1, 0.2]);
+});
+
+Deno.test("proCurveFigure: one line per curve, thinned, AU-PRO in the legend, x axis to the limit", () => {
+  const fig = proCurveFigure([{ name: "sspcab", fpr: [0, 0.1, 0.5, 1], pro: [0, 0.4, 0.9, 1], auPro: 0.31 }]);
+  assertEquals(fig.data.length, 1);
+  assertEquals(fig.data[0].name, "sspcab (AU-PRO = 0.310)");
+  assertEquals(fig.layout.xaxis?.range, [0, 0.3]);
+  const svg = renderSvg(fig);
+  assert(svg.includes("Per-region overlap"));
 });

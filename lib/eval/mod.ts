@@ -53,6 +53,8 @@ export {
 } from "./evaluate.ts";
 export {
   FITTED_FORMAT,
+  type FittedMap,
+  fittedMap,
   type FittedModel,
   fittedModelPath,
   loadFittedModel,

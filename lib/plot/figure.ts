@@ -379,6 +379,90 @@ export function rocFigure(
   };
 }
 
+/** One PRO curve for {@link proCurveFigure}. */
+export interface ProCurveInput {
+  /** Legend name (e.g. the map method). */
+  name: string;
+  /** False-positive rates over defect-free pixels, non-decreasing. */
+  fpr: ArrayLike<number>;
+  /** Per-region overlap at each point. */
+  pro: ArrayLike<number>;
+  /** AU-PRO up to the figure's limit, normalised (shown in the legend). */
+  auPro: number;
+}
+
+/**
+ * Up to `maxPoints` points of a curve whose x is non-decreasing, kept from `x ≤ limit` (plus the first point
+ * past it, so the line reaches the limit): the last point of each of `maxPoints` equal x-bins. A PRO curve
+ * has a point per distinct pixel score — millions — which no plot needs.
+ */
+export function thinCurve(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  limit: number,
+  maxPoints = 1000,
+): { x: number[]; y: number[] } {
+  const outX: number[] = [];
+  const outY: number[] = [];
+  const binOf = (v: number) => Math.min(maxPoints - 1, Math.floor((v / limit) * maxPoints));
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] > limit) {
+      outX.push(x[i]);
+      outY.push(y[i]);
+      break;
+    }
+    const nextBin = i + 1 < x.length && x[i + 1] <= limit ? binOf(x[i + 1]) : -1;
+    if (i === 0 || nextBin !== binOf(x[i])) {
+      outX.push(x[i]);
+      outY.push(y[i]);
+    }
+  }
+  return { x: outX, y: outY };
+}
+
+/**
+ * PRO curves (per-region overlap against the false-positive rate of defect-free pixels), drawn up to the
+ * FPR `limit` of the AU-PRO (0.3, MVTec AD's); each legend entry carries its AU-PRO.
+ */
+export function proCurveFigure(
+  curves: ProCurveInput[],
+  title = "PRO curve",
+  limit = 0.3,
+  options: FigureOptions = {},
+): Figure {
+  const data: Trace[] = curves.map((c, i) => {
+    const thin = thinCurve(c.fpr, c.pro, limit);
+    return {
+      type: "scatter",
+      mode: "lines",
+      name: `${c.name} (AU-PRO = ${formatAuc(c.auPro)})`,
+      x: thin.x,
+      y: thin.y,
+      line: { color: PALETTE[i % PALETTE.length], width: 2 },
+    };
+  });
+  return {
+    data,
+    layout: {
+      title: { text: title },
+      xaxis: { title: { text: "False positive rate (defect-free pixels)" }, range: [0, limit] },
+      yaxis: { title: { text: "Per-region overlap" }, range: [-0.02, 1.02], dtick: 0.2 },
+      width: options.width ?? 560,
+      height: options.height ?? 520,
+      showlegend: true,
+      legend: {
+        x: 0.98,
+        y: 0.02,
+        xanchor: "right",
+        yanchor: "bottom",
+        bgcolor: "rgba(255,255,255,0.85)",
+        bordercolor: "#cccccc",
+        borderwidth: 1,
+      },
+    },
+  };
+}
+
 /** A 2-D point with its group, for {@link scatterFigure}. */
 export interface GroupedPoint {
   /** X. */
