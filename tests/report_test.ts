@@ -29,7 +29,12 @@ import {
   localizationPlotPath,
   readLocalizationSection,
 } from "../lib/report/localization.ts";
-import { type LocalizationFile, localizationPath, writeLocalization } from "../lib/io/localization_file.ts";
+import {
+  type LocalizationFile,
+  type LocalizationMethodResult,
+  localizationPath,
+  writeLocalization,
+} from "../lib/io/localization_file.ts";
 import { plotDir } from "../lib/pipeline/run_eval.ts";
 import { runDirs } from "../lib/notebook/run_dirs.ts";
 import { svgToPng } from "../lib/plot/png.ts";
@@ -447,20 +452,27 @@ Deno.test("run: progressPrinter prints a header and one line per finished cell w
   assertMatch(lines[2], /✗ cell {2}2 .*boom\(\)/);
 });
 
-function locFile(overrides: Partial<LocalizationFile> = {}): LocalizationFile {
+function locFile(
+  overrides: Partial<LocalizationMethodResult & { category: string; n_images: number }> = {},
+): LocalizationFile {
+  const { category = "bottle", n_images = 83, ...method } = overrides;
   return {
-    category: "bottle",
-    method: "gradcam",
-    options: { sigma: 4, layer: "layer4" },
+    category,
     map_size: 64,
-    pixel_auroc: 0.91234,
-    au_pro: 0.70016,
-    pro_limit: 0.3,
-    pixel_f1: 0.41239,
-    image_auroc_of_max: 0.87,
-    seconds_per_image: 0.012345,
-    n_images: 83,
-    ...overrides,
+    n_images,
+    mask_resize: "nearest",
+    methods: [{
+      method: "gradcam",
+      options: { sigma: 4, layer: "layer4" },
+      pixel_auroc: 0.91234,
+      au_pro: 0.70016,
+      pro_limit: 0.3,
+      pixel_f1: 0.41239,
+      pixel_threshold: 0.5,
+      image_auroc_of_max: 0.87,
+      seconds_per_image: 0.012345,
+      ...method,
+    }],
   };
 }
 
@@ -580,7 +592,7 @@ Deno.test("localization: a malformed results file is skipped with a note naming 
     await writeLocalization(localizationPath(modelDir, "bottle"), locFile());
     await Deno.writeTextFile(
       localizationPath(modelDir, "cable"),
-      JSON.stringify({ ...locFile({ category: "cable" }), pixel_auroc: 1.5 }),
+      JSON.stringify(locFile({ category: "cable", pixel_auroc: 1.5 })),
     );
     await Deno.writeTextFile(localizationPath(modelDir, "wood"), '{"method": "gradcam", "pixel_au');
     const gridPath = localizationPlotPath(modelDir, "bottle", "sspcab");
@@ -603,10 +615,10 @@ Deno.test("localization: a malformed results file is skipped with a note naming 
       "outputs/models/plots/model-bottle/localization_sspcab.png not embedded: it is not a PNG",
     );
     assertStringIncludes(cable!, "skipped outputs/models/model-cable.localization.json:");
-    assertStringIncludes(cable!, 'field "pixel_auroc" must be a number in [0, 1] (got 1.5)');
+    assertStringIncludes(cable!, 'field "methods[0].pixel_auroc" must be a number in [0, 1] (got 1.5)');
     assertStringIncludes(wood!, "skipped outputs/models/model-wood.localization.json:");
     assertStringIncludes(wood!, "is not valid JSON");
-    assertStringIncludes(wood!, "deno task eval --localize");
+    assertStringIncludes(wood!, "deno task eval --localization");
     for (const note of loc.notes) {
       assert(!note.includes(out), `note shows the shown path, not ${out}: ${note}`);
     }

@@ -1,8 +1,11 @@
 /**
  * `deno task eval` — evaluate trained models: Gaussian (Ledoit–Wolf) or KDE density on L2-normalised
  * embeddings, ROC AUC, Youden threshold; writes `models_perf.csv`, the fitted densities and (with
- * `--save_plots`) ROC, t-SNE and score-histogram PNGs. `--localize sspcab|gradcam|patch` also computes
- * anomaly maps of the test images and their pixel-level metrics where the data has ground-truth masks.
+ * `--save_plots`) ROC, t-SNE and score-histogram PNGs. `--localization sspcab|gradcam|patch|all` (alias
+ * `--localize`) also computes anomaly maps of the test images and, where the data has ground-truth masks
+ * (resized to the map size with nearest neighbour), pixel AUROC, AU-PRO@0.3 and pixel F1-max per method —
+ * in `model-<category>.localization.json`, extra `models_perf.csv` columns and, with the pixel thresholds,
+ * the fitted density; `--save_plots` adds a panel per test image and a PRO-curve plot.
  * @module
  */
 import {
@@ -22,7 +25,7 @@ import { DENSITY_KINDS } from "../eval/evaluate.ts";
 import { evaluateCategories, plotDir } from "../pipeline/run_eval.ts";
 import { perfCsvPath } from "../io/perf_csv.ts";
 import { CUTPASTE_VARIANTS } from "../augment/cutpaste.ts";
-import { formatLocalization, LOCALIZE_CHOICES, localizeMethod } from "../pipeline/localize_eval.ts";
+import { formatLeftOut, formatLocalization, LOCALIZE_CHOICES } from "../pipeline/localize_eval.ts";
 
 const SUMMARY = "Evaluate trained models (image AUROC) and fit the density used by predict/export.";
 
@@ -38,13 +41,19 @@ const FLAGS = defineFlags({
   },
   size: { type: "number", help: "image size, for model files that do not record it" },
   density: { type: "string", default: "gaussian", choices: DENSITY_KINDS, help: "density estimator" },
-  save_plots: { type: "boolean", default: false, help: "write roc_plot.png, tsne.png, score_hist.png" },
+  save_plots: {
+    type: "boolean",
+    default: false,
+    help: "write roc_plot.png, tsne.png, score_hist.png (with --localization: panels and pro_curve.png)",
+  },
   batch_size: { type: "number", default: 32, help: "embedding batch size" },
-  localize: {
+  localization: {
     type: "string",
     default: "none",
     choices: LOCALIZE_CHOICES,
-    help: "anomaly maps + pixel AUROC, AU-PRO, F1 (patch: models trained with --patch_size)",
+    aliases: ["localize"],
+    help: "anomaly maps + pixel AUROC, AU-PRO, F1 per method (all: every method the model supports; " +
+      "patch: models trained with --patch_size)",
   },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
@@ -71,7 +80,7 @@ if (import.meta.main) {
       savePlots: flags.save_plots,
       batchSize: flags.batch_size,
       fallback,
-      localize: localizeMethod(flags.localize) ?? undefined,
+      localization: flags.localization,
     });
     for (const r of results) {
       console.log(
@@ -79,6 +88,7 @@ if (import.meta.main) {
           r.threshold.toFixed(4)
         } (${r.nTest} test images)`,
       );
+      for (const left of r.localizationLeftOut) console.log(formatLeftOut(r.category, left));
       if (r.localization) console.log(formatLocalization(r.category, r.localization));
       if (flags.save_plots) console.log(`  plots: ${plotDir(modelDir, r.category)}`);
     }

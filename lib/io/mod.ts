@@ -43,10 +43,12 @@ export {
 } from "./json_fields.ts";
 export {
   formatPerfCsv,
+  localizationColumns,
   parsePerfCsv,
   PERF_CSV_COLUMNS,
   perfCsvPath,
   type PerfEntry,
+  type PerfLocalization,
   type PerfRow,
   readPerfCsv,
   writePerfCsv,

@@ -325,8 +325,8 @@ export interface LocalizationGalleryInput {
   masks: readonly ArrayLike<number>[] | null;
   /** Per method, one map per image. */
   maps: readonly { method: string; maps: readonly ArrayLike<number>[] }[];
-  /** Per method, the test set's metrics, or `null` (no masks). */
-  metrics: readonly LocalizationFile[] | null;
+  /** The test set's metrics of every method (the category's results file), or `null` (no masks). */
+  metrics: LocalizationFile | null;
 }
 
 /**
@@ -373,11 +373,13 @@ export async function localizationGallery(input: LocalizationGalleryInput): Prom
   const img = `<img src="data:image/png;base64,${encodeBase64(bytes)}" alt="${escapeHtml(note)}">`;
   let table = "";
   let plain = note;
-  if (input.metrics?.length) {
+  const methods = input.metrics?.methods ?? [];
+  if (methods.length) {
+    const nImages = input.metrics!.n_images;
     const f = (v: number) => v.toFixed(4);
     table = htmlTable(
       ["method", "pixel AUROC", "AU-PRO@0.3", "pixel F1-max", "image AUROC (map max)", "s / image", "images"],
-      input.metrics.map((
+      methods.map((
         m,
       ) => [
         m.method,
@@ -386,12 +388,12 @@ export async function localizationGallery(input: LocalizationGalleryInput): Prom
         f(m.pixel_f1),
         f(m.image_auroc_of_max),
         m.seconds_per_image.toFixed(3),
-        m.n_images,
+        nImages,
       ]),
       { align: ["left", "right", "right", "right", "right", "right", "right"] },
     );
     plain += "\n" +
-      input.metrics.map((m) =>
+      methods.map((m) =>
         `${m.method}: pixel AUROC ${f(m.pixel_auroc)}, AU-PRO@0.3 ${f(m.au_pro)}, F1 ${f(m.pixel_f1)}`
       ).join("\n");
   }

@@ -36,11 +36,14 @@ export {
 } from "./predict.ts";
 export {
   type CategoryLocalization,
+  formatLeftOut,
   formatLocalization,
+  type LeftOutMethod,
+  type LocalizationPlan,
   LOCALIZE_CHOICES,
   type LocalizeChoice,
-  localizeMethod,
   type MapFunction,
+  planLocalization,
 } from "./localize_eval.ts";
 export { type CategoryEvalResult, type EvalOptions, evaluateCategories, plotDir } from "./run_eval.ts";
 export { type PipelineOptions, type PipelineStep, runPipeline } from "./run_pipeline.ts";
@@ -56,7 +59,11 @@ export type { OptimizerName } from "../train/optimizer.ts";
 export type { ScheduleName } from "../train/schedule.ts";
 export { OPTIMIZERS } from "../train/optimizer.ts";
 export { SCHEDULES } from "../train/schedule.ts";
-export type { LocalizationFile, LocalizationMethod } from "../io/localization_file.ts";
+export type {
+  LocalizationFile,
+  LocalizationMethod,
+  LocalizationMethodResult,
+} from "../io/localization_file.ts";
 export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
 export type { RgbImage } from "../data/rgb_image.ts";

@@ -2,8 +2,9 @@
  * `eval` over categories: for each trained model, embed train/good and test images, fit the density, score,
  * compute ROC AUC and the Youden threshold; write the fitted density (reused by predict and export), the
  * per-image scores, the ROC and t-SNE plots, and the per-category CSV with a mean row (`models_perf.csv`).
- * With `localize`, also the localisation metrics of each category that has ground-truth masks (see
- * `localize_eval.ts`).
+ * With `localization`, also the localisation metrics of each map method for each category that has
+ * ground-truth masks (see `localize_eval.ts`), written to the results file, to extra columns of the CSV and,
+ * with the pixel thresholds, to the fitted density (written once, after localisation).
  * @module
  */
 import { join } from "node:path";
@@ -21,13 +22,14 @@ import { savePng } from "../plot/png.ts";
 import { scoresPath, writeScores } from "../io/scores_file.ts";
 import { perfCsvPath, writePerfCsv } from "../io/perf_csv.ts";
 import { createProgress } from "../util/progress.ts";
-import { UserError } from "../util/errors.ts";
-import type { LocalizationMethod } from "../io/localization_file.ts";
 import {
   type CategoryLocalization,
-  checkLocalizeModel,
+  checkLocalizeDensity,
+  type LeftOutMethod,
   localizeCategory,
+  type LocalizeChoice,
   type MapFunction,
+  planLocalization,
 } from "./localize_eval.ts";
 
 /** Options of {@link evaluateCategories}. */
@@ -50,8 +52,11 @@ export interface EvalOptions {
   quiet?: boolean;
   /** Decompression-bomb limit when loading images (default `DEFAULT_MAX_PIXELS`). */
   maxPixels?: number;
-  /** Localisation map method; absent = no localisation (the default). */
-  localize?: LocalizationMethod;
+  /**
+   * Localisation: a map method, `all` (every method each model supports; see `planLocalization`) or
+   * `none` (the default, also when absent).
+   */
+  localization?: LocalizeChoice;
   /** Maps to use instead of the method's (tests; see `MapFunction`). */
   mapFunction?: MapFunction;
 }
@@ -70,8 +75,10 @@ export interface CategoryEvalResult {
   nTest: number;
   /** Files written. */
   files: string[];
-  /** What localisation did, when it was asked for. */
+  /** What localisation did, when it was asked for and at least one method applies. */
   localization?: CategoryLocalization;
+  /** Methods `--localization all` left out for this model, with the reason. */
+  localizationLeftOut: LeftOutMethod[];
 }
 
 /** Folder of a category's evaluation plots. */
@@ -88,18 +95,14 @@ function stack(a: Matrix, b: Matrix): Matrix {
 
 /** Evaluate each category (see the module doc) and write `models_perf.csv`. */
 export async function evaluateCategories(options: EvalOptions): Promise<CategoryEvalResult[]> {
-  if (options.localize === "gradcam" && options.density !== "gaussian") {
-    throw new UserError(
-      `--localize gradcam needs the Gaussian density (the gradient of the Mahalanobis score), not "${options.density}"`,
-      "evaluate with --density gaussian, or use --localize sspcab",
-    );
-  }
+  const choice = options.localization ?? "none";
+  if (choice === "gradcam") checkLocalizeDensity(choice, options.density);
   const results: CategoryEvalResult[] = [];
   for (const category of options.categories) {
     const paths = runPaths({ category, modelDir: options.modelDir, logDir: "" });
     const model = await loadTrainedModel(paths.best, { fallback: { ...options.fallback, category } });
     try {
-      if (options.localize) checkLocalizeModel(options.localize, model);
+      const plan = planLocalization(choice, model, options.density);
       const data = await loadCategoryImages(options.dataDir, category, model.config.size, {
         quiet: options.quiet,
         maxPixels: options.maxPixels,
@@ -117,16 +120,6 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
       });
       progress?.done(`AUROC ${ev.auroc.toFixed(4)}`);
       const files: string[] = [];
-      const fittedPath = fittedModelPath(options.modelDir, category);
-      await saveFittedModel(fittedPath, {
-        category,
-        imageSize: model.config.size,
-        density: ev.density,
-        threshold: ev.threshold,
-        auroc: ev.auroc,
-        model: modelRefOf(model),
-      });
-      files.push(fittedPath);
       const scoreFile = scoresPath(options.modelDir, category);
       await writeScores(scoreFile, {
         category,
@@ -176,9 +169,9 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
         );
       }
       let localization: CategoryLocalization | undefined;
-      if (options.localize) {
+      if (plan.methods.length) {
         localization = await localizeCategory({
-          method: options.localize,
+          methods: plan.methods,
           model,
           data,
           density: ev.density,
@@ -189,6 +182,18 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
         });
         if (localization.status === "done") files.push(...localization.files);
       }
+      // Written once, after localisation: the density with the maps (and pixel thresholds) evaluated.
+      const fittedPath = fittedModelPath(options.modelDir, category);
+      await saveFittedModel(fittedPath, {
+        category,
+        imageSize: model.config.size,
+        density: ev.density,
+        threshold: ev.threshold,
+        auroc: ev.auroc,
+        model: modelRefOf(model),
+        ...(localization?.status === "done" ? { maps: localization.fittedMaps } : {}),
+      });
+      files.unshift(fittedPath);
       results.push({
         category,
         auroc: ev.auroc,
@@ -197,11 +202,23 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
         nTest: data.test.length,
         files,
         ...(localization ? { localization } : {}),
+        localizationLeftOut: plan.leftOut,
       });
     } finally {
       disposeParams(model.net.params);
     }
   }
-  await writePerfCsv(perfCsvPath(options.modelDir), results, options.density);
+  const entries = results.map((r) => ({
+    ...r,
+    localization: r.localization?.status === "done"
+      ? r.localization.result.methods.map((m) => ({
+        method: m.method,
+        pixelAuroc: m.pixel_auroc,
+        auPro: m.au_pro,
+        pixelF1Max: m.pixel_f1,
+      }))
+      : [],
+  }));
+  await writePerfCsv(perfCsvPath(options.modelDir), entries, options.density);
   return results;
 }

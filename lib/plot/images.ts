@@ -324,3 +324,89 @@ export function heatmapOverlay(
   }
   return out;
 }
+
+/** Cyan: the predicted defect mask (anomaly map ≥ the pixel threshold). */
+export const PREDICTED_COLOR: Rgb = [0, 200, 255];
+
+/**
+ * The predicted defect mask of an anomaly map: 255 where `map[p] ≥ threshold`, else 0 (a NaN is never a
+ * defect). `map` is `width × height`, row-major.
+ */
+export function predictedMask(
+  map: ArrayLike<number>,
+  width: number,
+  height: number,
+  threshold: number,
+): Mask {
+  if (map.length !== width * height) {
+    throw new RangeError(`predictedMask: the map has ${map.length} values, expected ${width}×${height}`);
+  }
+  const out = createMask(width, height);
+  for (let p = 0; p < map.length; p++) if (map[p] >= threshold) out.data[p] = 255;
+  return out;
+}
+
+/** Input of {@link localizationPanelCells} and {@link localizationPanel}. */
+export interface LocalizationPanelInput {
+  /** The image at the map's size. */
+  image: RgbImage;
+  /** Its ground-truth mask at the same size (any non-zero value is a defect; all-zero for a good image). */
+  mask: ArrayLike<number>;
+  /** Its anomaly map, `image.height × image.width`, row-major. */
+  map: ArrayLike<number>;
+  /** The colour scale of the heatmap (one per method over the test set, so panels compare). */
+  range: { min: number; max: number };
+  /** Pixel threshold: map values ≥ it form the predicted mask. */
+  threshold: number;
+  /** Caption of the first cell (e.g. defect type and file name). */
+  caption?: string;
+  /** Opacity of the heatmap over the image (default 0.5). */
+  alpha?: number;
+}
+
+/**
+ * The four cells of an anomalib-style localisation panel: the image; the ground truth drawn as an outline on
+ * the image (the mask's contour in {@link DEFECT_COLOR}, the region itself untinted); the heatmap overlay on
+ * the given colour scale; the predicted mask — the region where the map is ≥ the threshold tinted in
+ * {@link PREDICTED_COLOR} with its contour drawn.
+ */
+export function localizationPanelCells(input: LocalizationPanelInput): GridCell[] {
+  const { image, mask, map, range, threshold } = input;
+  const n = image.width * image.height;
+  if (mask.length !== n) {
+    throw new RangeError(
+      `localizationPanel: the mask has ${mask.length} values but the image is ${image.width}×${image.height}`,
+    );
+  }
+  const gt = createMask(image.width, image.height);
+  for (let p = 0; p < n; p++) if (mask[p]) gt.data[p] = 255;
+  const predicted = predictedMask(map, image.width, image.height, threshold);
+  const fraction = predicted.data.reduce((c, v) => c + (v ? 1 : 0), 0) / n;
+  return [
+    { image, caption: input.caption ?? "image" },
+    { image: outlineMask(image, gt, DEFECT_COLOR), caption: "ground truth" },
+    {
+      image: heatmapOverlay(image, map, { min: range.min, max: range.max, alpha: input.alpha }),
+      caption: "anomaly map",
+    },
+    {
+      image: overlayMask(image, predicted, { color: PREDICTED_COLOR, alpha: 0.4 }),
+      caption: `predicted (${(100 * fraction).toFixed(1)}% ≥ ${formatThreshold(threshold)})`,
+    },
+  ];
+}
+
+function formatThreshold(t: number): string {
+  return Math.abs(t) >= 1e4 || (t !== 0 && Math.abs(t) < 1e-3) ? t.toExponential(2) : t.toPrecision(4);
+}
+
+/** A localisation panel ({@link localizationPanelCells}) as one PNG: a row of four cells under `title`. */
+export async function localizationPanel(
+  input: LocalizationPanelInput,
+  options: { title?: string; cellSize?: number } = {},
+): Promise<Uint8Array> {
+  return await composeGrid([localizationPanelCells(input)], {
+    cellSize: options.cellSize ?? 192,
+    ...(options.title ? { title: options.title } : {}),
+  });
+}

@@ -61,11 +61,16 @@ export {
   fitText,
   type GridCell,
   type GridOptions,
+  localizationPanel,
+  localizationPanelCells,
+  type LocalizationPanelInput,
   maskOutline,
   outlineMask,
   overlayMask,
   type OverlayOptions,
   PASTE_COLOR,
+  PREDICTED_COLOR,
+  predictedMask,
   type Rgb,
 } from "./images.ts";
 export { figureToPng, type PngOptions, saveFigurePng, savePng, saveSvg, svgSize, svgToPng } from "./png.ts";

@@ -79,9 +79,12 @@ export function formatSecondsPerImage(s: number): string {
   return s >= 1 ? s.toFixed(2) : s === 0 ? "0" : s.toPrecision(3);
 }
 
-/** The localisation table of one model folder's files (rows in file order). */
+/** The localisation table of one model folder's files (one row per method, in file order). */
 export function localizationTable(caption: string, files: LocalizationFile[]): ReportTable {
-  const limits = new Set(files.map((f) => f.pro_limit));
+  const rows = files.flatMap((f) =>
+    f.methods.map((m) => ({ ...m, category: f.category, n_images: f.n_images }))
+  );
+  const limits = new Set(rows.map((f) => f.pro_limit));
   const oneLimit = limits.size === 1 ? [...limits][0] : null;
   return {
     caption,
@@ -95,7 +98,7 @@ export function localizationTable(caption: string, files: LocalizationFile[]): R
       "s/image",
       "test images",
     ],
-    rows: files.map((f) => [
+    rows: rows.map((f) => [
       f.category,
       f.method,
       metric(f.pixel_auroc),
