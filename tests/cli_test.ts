@@ -427,6 +427,11 @@ Deno.test("train/eval/predict/export/infer on bad inputs", async (t) => {
       const r = await cli("eval.ts", ["--help"]);
       assertEquals(r.code, 0);
       assertStringIncludes(r.stdout, "--save_plots");
+      assertStringIncludes(r.stdout, "--localization, --localize none|sspcab|gradcam|patch|all");
+    });
+    await t.step("eval with an unknown --localization method lists the choices", async () => {
+      const r = await cli("eval.ts", ["--type", "synthetic_texture", "--localize", "heatmap"]);
+      assertCleanError(r, "heatmap", "sspcab|gradcam|patch|all");
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -41,6 +41,7 @@ export {
   readJsonFile,
   stringField,
 } from "./json_fields.ts";
+export { LOCALIZATION_METHODS, type LocalizationMethod } from "./localization_file.ts";
 export {
   formatPerfCsv,
   localizationColumns,

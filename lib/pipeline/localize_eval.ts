@@ -120,10 +120,18 @@ export interface LocalizationPlan {
   leftOut: LeftOutMethod[];
 }
 
+/** What {@link planLocalization} and {@link checkLocalizeModel} look at in a trained model. */
+export interface LocalizableModel {
+  /** The model file (named in messages). */
+  path: string;
+  /** Its training settings: the patch size of a patch-level model, whether it has the SSPCAB block. */
+  config: { patchSize?: number | null; sspcab: boolean };
+}
+
 // Why `model` (evaluated with `density`) cannot make maps of `method`, or null when it can.
 function unsupportedReason(
   method: LocalizationMethod,
-  model: TrainedModel,
+  model: LocalizableModel,
   density: DensityKind,
 ): string | null {
   if (method === "patch" && !model.config.patchSize) {
@@ -146,7 +154,7 @@ function unsupportedReason(
  */
 export function planLocalization(
   choice: LocalizeChoice,
-  model: TrainedModel,
+  model: LocalizableModel,
   density: DensityKind,
 ): LocalizationPlan {
   if (choice === "none") return { methods: [], leftOut: [] };
@@ -169,7 +177,7 @@ export function planLocalization(
  * Check that `model` can make maps of `method`: `patch` needs a model trained on patches (its config records
  * `patchSize`), `sspcab` one with the SSPCAB block; otherwise a {@link UserError} says what to train.
  */
-export function checkLocalizeModel(method: LocalizationMethod, model: TrainedModel): void {
+export function checkLocalizeModel(method: LocalizationMethod, model: LocalizableModel): void {
   if (method === "patch" && !model.config.patchSize) {
     throw new UserError(
       `--localization patch needs a model trained on patches; ${model.path} was trained on whole images`,

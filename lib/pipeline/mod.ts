@@ -39,6 +39,7 @@ export {
   formatLeftOut,
   formatLocalization,
   type LeftOutMethod,
+  type LocalizableModel,
   type LocalizationPlan,
   LOCALIZE_CHOICES,
   type LocalizeChoice,
@@ -64,6 +65,7 @@ export type {
   LocalizationMethod,
   LocalizationMethodResult,
 } from "../io/localization_file.ts";
-export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
+export { LOCALIZATION_METHODS, MASK_RESIZE } from "../io/localization_file.ts";
+export type { FittedMap } from "../eval/fitted_model.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
 export type { RgbImage } from "../data/rgb_image.ts";
