@@ -51,7 +51,7 @@ export interface LocalizationMethodResult {
   pixel_threshold: number;
   /** Image AUROC of the map maxima (0–1). */
   image_auroc_of_max: number;
-  /** Seconds of map computation per test image. */
+  /** Seconds of map computation per test image (for `patch`, not counting the fit of its Gaussian). */
   seconds_per_image: number;
 }
 
