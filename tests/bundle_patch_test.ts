@@ -4,7 +4,8 @@
  * BatchNorm statistics so folding matters) on 64² synthetic images with stride 8, the maps drawn from the
  * bundle's files alone (the TensorFlow.js patch model, and the ONNX one when onnxruntime is installed) equal
  * the library's `patchMaps` (the unfolded eval-mode network, `lib/localize/patch.ts`) within 1e-4 of each
- * map's maximum, for several batch sizes; a bundle whose patch model is missing, damaged or from another
+ * map's maximum, for several batch sizes; the patch graph's own float32 `score` is the Mahalanobis distance of
+ * its embedding; a bundle whose patch model is missing, damaged or from another
  * export is a UserError naming the file.
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -21,7 +22,10 @@ import { createRng, type Rng } from "../lib/util/rng.ts";
 import { UserError } from "../lib/util/errors.ts";
 import type { RgbImage } from "../lib/data/rgb_image.ts";
 import { fitPatchDensity, patchMaps } from "../lib/localize/patch.ts";
-import type { GaussianDensity } from "../lib/eval/density.ts";
+import { type GaussianDensity, scoreEmbeddings } from "../lib/eval/density.ts";
+import { cropPatchBatch, patchOffsets } from "../lib/localize/patch_grid.ts";
+import { loadGraphModelFromDir } from "../lib/export/bundle_io.ts";
+import type { Tensor } from "../lib/util/tensor_types.ts";
 import { type FittedMap, type FittedModel, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { loadOnnxRuntime } from "../lib/export/onnx_engine.ts";
 import {
@@ -204,6 +208,20 @@ for (const [label, c] of [["SSPCAB, 40² patches", withSspcab], ["no SSPCAB, 32�
         }
         assertEquals(progress, [1, 2, 3, 1, 2, 3]);
         await bundle.dispose();
+        // The graph's own float32 `score` (what a browser reads) is the Mahalanobis distance of its embedding.
+        const graph = await loadGraphModelFromDir(dir, PATCH_MODEL_FILE);
+        const p = c.patchSize;
+        const tops = patchOffsets(SIZE, p, STRIDE);
+        const patches = cropPatchBatch(Float32Array.from(c.images[0].data), SIZE, tops, tops, p, 0, 6);
+        const x = tf.tensor4d(patches, [6, p, p, 3]);
+        const [e, s] = graph.execute({ image: x }, ["embedding", "score"]) as Tensor[];
+        const want = scoreEmbeddings(c.density, await e.data(), 6);
+        const got = await s.data();
+        want.forEach((w, k) =>
+          assert(Math.abs(got[k] - w) <= 1e-3 * w, `graph score ${k}: ${got[k]} vs ${w}`)
+        );
+        tf.dispose([x, e, s]);
+        graph.dispose();
         assertEquals(tf.memory().numTensors, before, "tensors left behind");
         if (!ortMissing) {
           const onnx = await loadPatchMaps(dir, { imageSize: SIZE }, { engine: "onnxruntime" });

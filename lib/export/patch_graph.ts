@@ -142,6 +142,8 @@ export interface WritePatchGraphOptions {
   onnxInput?: "float32" | "uint8";
   /** Category, recorded in the metadata. */
   category?: string;
+  /** Fused `_FusedConv2D` / `_FusedMatMul` nodes in the graph model (default true; see `buildGraphModel`). */
+  fuse?: boolean;
 }
 
 /** What {@link writePatchGraph} wrote. */
