@@ -1,12 +1,12 @@
 /**
  * The export bundle's patch-level map (`lib/export/patch_graph.ts` + `patch_maps.ts`): for random
- * ProjectionNets (with SSPCAB at 40² patches — the smallest SSPCAB side is 33 — and without at 32², random
- * BatchNorm statistics so folding matters) on 64² synthetic images with stride 8, the maps drawn from the
- * bundle's files alone (the TensorFlow.js patch model, and the ONNX one when onnxruntime is installed) equal
- * the library's `patchMaps` (the unfolded eval-mode network, `lib/localize/patch.ts`) within 1e-4 of each
- * map's maximum, for several batch sizes; the patch graph's own float32 `score` is the Mahalanobis distance of
- * its embedding; a bundle whose patch model is missing, damaged or from another
- * export is a UserError naming the file.
+ * ProjectionNets (with SSPCAB at 40² patches — the smallest SSPCAB side is 33 — and unfused convolutions;
+ * without SSPCAB at 32² with fused ones; random BatchNorm statistics so folding matters) on 64² synthetic
+ * images with stride 8, the maps drawn from the bundle's files alone (the TensorFlow.js patch model, and the
+ * ONNX one when onnxruntime is installed) equal the library's `patchMaps` (the unfolded eval-mode network,
+ * `lib/localize/patch.ts`) within 1e-4 of each map's maximum, for several batch sizes; the patch graph's own
+ * float32 `score` is the Mahalanobis distance of its embedding; a bundle whose patch model is missing,
+ * damaged or from another export is a UserError naming the file.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
@@ -145,7 +145,7 @@ async function makeCase(sspcab: boolean, patchSize: number, seed: number): Promi
 }
 
 /** A bundle folder with the fitted density (holding the patch map) and the patch model files. */
-async function writeBundle(c: Case, format: "tfjs" | "onnx" | "all" = "all"): Promise<string> {
+async function writeBundle(c: Case, format: "tfjs" | "onnx" | "all" = "all", fuse = false): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "bundle_patch_" });
   const fitted: FittedModel = {
     category: "synthetic",
@@ -160,6 +160,7 @@ async function writeBundle(c: Case, format: "tfjs" | "onnx" | "all" = "all"): Pr
     imageSize: SIZE,
     format,
     category: "synthetic",
+    fuse,
   });
   assertEquals(written.outputs, ["embedding", "score"]);
   assertEquals(
@@ -187,7 +188,8 @@ for (const [label, c] of [["SSPCAB, 40² patches", withSspcab], ["no SSPCAB, 32�
         patchSize: c.patchSize,
         stride: STRIDE,
       });
-      const dir = await writeBundle(c);
+      // Unfused convolutions (the default) with SSPCAB, fused ones without.
+      const dir = await writeBundle(c, "all", c === plain);
       try {
         const before = tf.memory().numTensors;
         const bundle = await loadPatchMaps(dir, { imageSize: SIZE });

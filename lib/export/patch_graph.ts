@@ -8,9 +8,11 @@
  *
  * Files, next to the bundle's main model:
  * - `patch_model.json` + `patch_model.weights.bin`: a TensorFlow.js graph model (`buildGraphModel` at the
- *   patch size, no `anomaly_map`), input `image` `[-1, p, p, 3]` raw RGB 0…255, outputs `embedding` `[-1, 512]`
- *   and, for a Gaussian patch density, `score` `[-1]` (the float32 Mahalanobis distance, for a browser);
- * - `patch_model.onnx` (format `onnx` or `all`): the same as an ONNX model (`buildOnnxModel` at the patch size).
+ *   patch size, no `anomaly_map`, convolutions unfused), input `image` `[-1, p, p, 3]` raw RGB 0…255,
+ *   outputs `embedding` `[-1, 512]` and, for a Gaussian patch density, `score` `[-1]` (the float32
+ *   Mahalanobis distance, for a browser);
+ * - `patch_model.onnx` (format `onnx` or `all`): the same as an ONNX model (`buildOnnxModel` at the patch
+ *   size).
  *
  * Both record the map's geometry (image size, patch size, stride, σ) in their metadata (`patch_map`), so the
  * runtime can refuse a patch model from another export.
@@ -110,13 +112,13 @@ function patchMapInfo(settings: PatchMapSettings, density: Density): PatchMapInf
 
 /**
  * The patch graph model in memory: {@link buildGraphModel} of `net` at the patch size with the patch density
- * (no `anomaly_map`), its weight shard named {@link PATCH_WEIGHTS_FILE}, and the map's geometry under
- * `userDefinedMetadata.sspcab.user.patch_map`.
+ * (no `anomaly_map`; unfused unless `fuse`, see {@link WritePatchGraphOptions}), its weight shard named
+ * {@link PATCH_WEIGHTS_FILE}, and the map's geometry under `userDefinedMetadata.sspcab.user.patch_map`.
  */
 export async function buildPatchGraph(
   net: ProjectionNet,
   map: FittedMap,
-  options: { imageSize: number; category?: string; fuse?: boolean },
+  options: Pick<WritePatchGraphOptions, "imageSize" | "category" | "fuse">,
 ): Promise<{ artifacts: GraphModelArtifacts; info: PatchMapInfo }> {
   const { settings, density } = patchMapSettings(map, options.imageSize, "the fitted patch map");
   checkPatchSizeForModel(net.config, settings.patchSize);
@@ -125,7 +127,7 @@ export async function buildPatchGraph(
     imageSize: settings.patchSize,
     density: graphDensity(density),
     anomalyMap: false,
-    fuse: options.fuse,
+    fuse: options.fuse ?? false,
     metadata: { ...(options.category ? { category: options.category } : {}), patch_map: info },
   });
   artifacts.modelJson.weightsManifest[0].paths = [PATCH_WEIGHTS_FILE];
@@ -142,7 +144,13 @@ export interface WritePatchGraphOptions {
   onnxInput?: "float32" | "uint8";
   /** Category, recorded in the metadata. */
   category?: string;
-  /** Fused `_FusedConv2D` / `_FusedMatMul` nodes in the graph model (default true; see `buildGraphModel`). */
+  /**
+   * Fused `_FusedConv2D` / `_FusedMatMul` nodes in the graph model (see `buildGraphModel`). Default false:
+   * plain `Conv2D` + `BiasAdd` + `Relu` runs on this library's own wasm convolution kernels (GEMM, Winograd),
+   * while TensorFlow.js's fused kernel does not, and the patch map is nearly all convolutions (in our runs
+   * at 256² on the wasm backend the fused graph was slower than the library's `patchMaps`, the unfused one
+   * faster).
+   */
   fuse?: boolean;
 }
 
