@@ -97,9 +97,12 @@ async function readFileNamed(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-/** Read and validate `dir/model.json` (pure JSON, `format: "graph-model"`, a topology and a manifest). */
-export async function readGraphModelJson(dir: string): Promise<GraphModelJson> {
-  const jsonPath = join(dir, MODEL_JSON_FILE);
+/**
+ * Read and validate `dir/model.json` (or `dir/file`; pure JSON, `format: "graph-model"`, a topology and a
+ * manifest).
+ */
+export async function readGraphModelJson(dir: string, file = MODEL_JSON_FILE): Promise<GraphModelJson> {
+  const jsonPath = join(dir, file);
   const text = new TextDecoder().decode(await readFileNamed(jsonPath, "graph model file"));
   let json: unknown;
   try {
@@ -125,12 +128,12 @@ export async function readGraphModelJson(dir: string): Promise<GraphModelJson> {
 }
 
 /**
- * Load the graph model artifacts of `dir` (topology, weight specs and data, signature, metadata), checking
- * that every shard exists and that their total size matches the manifest.
+ * Load the graph model artifacts of `dir` (topology, weight specs and data, signature, metadata; from
+ * `model.json` or `file`), checking that every shard exists and that their total size matches the manifest.
  */
-export async function readGraphModelArtifacts(dir: string): Promise<ModelArtifacts> {
-  const jsonPath = join(dir, MODEL_JSON_FILE);
-  const json = await readGraphModelJson(dir);
+export async function readGraphModelArtifacts(dir: string, file = MODEL_JSON_FILE): Promise<ModelArtifacts> {
+  const jsonPath = join(dir, file);
+  const json = await readGraphModelJson(dir, file);
   const modelJson = json as unknown as ModelJSON;
   return await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
     const buffers: Uint8Array[] = [];
@@ -164,9 +167,9 @@ export function graphModelDirHandler(dir: string): IOHandler {
   return { load: () => readGraphModelArtifacts(dir) };
 }
 
-/** Load the graph model in `dir` with `tf.loadGraphModel` through {@link graphModelDirHandler}. */
-export async function loadGraphModelFromDir(dir: string): Promise<GraphModel> {
-  return await tf.loadGraphModel(graphModelDirHandler(dir));
+/** Load the graph model in `dir` (`model.json`, or `file`) with `tf.loadGraphModel`. */
+export async function loadGraphModelFromDir(dir: string, file = MODEL_JSON_FILE): Promise<GraphModel> {
+  return await tf.loadGraphModel({ load: () => readGraphModelArtifacts(dir, file) });
 }
 
 /** Load an in-memory graph model (e.g. straight from `buildGraphModel`) with `tf.loadGraphModel`. */

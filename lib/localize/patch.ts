@@ -27,34 +27,25 @@ import type { RgbImage } from "../data/rgb_image.ts";
 import { toNormalizedFloat32 } from "../data/normalize.ts";
 import { UserError } from "../util/errors.ts";
 import { commonSize } from "./trunk.ts";
+import {
+  checkPatchGeometry,
+  cropPatchBatch,
+  defaultPatchGeometry,
+  type PatchGeometry,
+  patchOffsets,
+  type PatchScoreGrid,
+  patchScoresToMap,
+} from "./patch_grid.ts";
 
-/** Patch size and grid stride, in pixels. */
-export interface PatchGeometry {
-  /** Side of the square patches. */
-  patchSize: number;
-  /** Step between neighbouring patches on the grid. */
-  stride: number;
-}
-
-/** Default patch geometry for images of side `side`: patch `round(side / 4)`, stride `max(1, round(side / 64))`. */
-export function defaultPatchGeometry(side: number): PatchGeometry {
-  return { patchSize: Math.max(1, Math.round(side / 4)), stride: Math.max(1, Math.round(side / 64)) };
-}
-
-function checkGeometry(g: PatchGeometry, height: number, width: number): void {
-  const ok = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!ok(g.patchSize) || !ok(g.stride)) {
-    throw new UserError(
-      `patch size ${g.patchSize} and stride ${g.stride} must be positive whole numbers of pixels`,
-    );
-  }
-  if (g.patchSize > height || g.patchSize > width) {
-    throw new UserError(
-      `patch size ${g.patchSize} is larger than the image (${width}×${height})`,
-      "choose a patch size no larger than the image side",
-    );
-  }
-}
+export {
+  checkPatchGeometry,
+  cropPatchBatch,
+  defaultPatchGeometry,
+  type PatchGeometry,
+  patchOffsets,
+  type PatchScoreGrid,
+  patchScoresToMap,
+};
 
 /**
  * The smallest patch side a model can use: with SSPCAB (zero padding) its layer3 map must be at least
@@ -80,15 +71,6 @@ export function checkPatchSizeForModel(config: ProjectionNetConfig, patchSize: n
       `use a patch size of at least ${min} px, or a model without SSPCAB`,
     );
   }
-}
-
-/** Patch offsets along an axis of `length` pixels: `0, stride, …` and `length − patchSize` if not reached. */
-export function patchOffsets(length: number, patchSize: number, stride: number): Int32Array {
-  const last = length - patchSize;
-  const offsets: number[] = [];
-  for (let o = 0; o <= last; o += stride) offsets.push(o);
-  if (offsets[offsets.length - 1] !== last) offsets.push(last);
-  return Int32Array.from(offsets);
 }
 
 /** Options of the patch embedding functions. */
@@ -118,7 +100,7 @@ export async function embedPatches(
   options: PatchEmbedOptions = {},
 ): Promise<PatchEmbeddings> {
   const { height, width } = commonSize([image], "embedPatches");
-  checkGeometry(geometry, height, width);
+  checkPatchGeometry(geometry, height, width);
   checkPatchSizeForModel(net.config, geometry.patchSize);
   const p = geometry.patchSize;
   const tops = patchOffsets(height, p, geometry.stride);
@@ -126,22 +108,11 @@ export async function embedPatches(
   const total = tops.length * lefts.length;
   const batchSize = Math.max(1, options.batchSize ?? 64);
   const pixels = toNormalizedFloat32([image]);
-  const per = p * p * 3;
-  const rowFloats = p * 3;
   let data: Float64Array | undefined;
   let dim = 0;
   for (let start = 0; start < total; start += batchSize) {
     const count = Math.min(batchSize, total - start);
-    const batch = new Float32Array(count * per);
-    for (let b = 0; b < count; b++) {
-      const k = start + b;
-      const top = tops[Math.floor(k / lefts.length)];
-      const left = lefts[k % lefts.length];
-      for (let r = 0; r < p; r++) {
-        const from = ((top + r) * width + left) * 3;
-        batch.set(pixels.subarray(from, from + rowFloats), b * per + r * rowFloats);
-      }
-    }
+    const batch = cropPatchBatch(pixels, width, tops, lefts, p, start, count);
     const x = tf.tensor4d(batch, [count, p, p, 3]);
     const e = projectionNetEmbed(net, x);
     const values = await e.data();
@@ -194,18 +165,6 @@ export async function fitPatchDensity(
   return fitGaussianDensity(createMatrix(rows, dim, all), { l2Normalize: true });
 }
 
-/** The anomaly scores of one image's patch grid. */
-export interface PatchScoreGrid {
-  /** Patch size in pixels. */
-  patchSize: number;
-  /** Row offsets (patch tops). */
-  tops: Int32Array;
-  /** Column offsets (patch lefts). */
-  lefts: Int32Array;
-  /** Score of each patch, row-major over the grid (`tops.length × lefts.length`). */
-  scores: Float64Array;
-}
-
 /** Score every patch of one image's grid under the patch density (Mahalanobis distance for a Gaussian). */
 export async function patchScoreGrid(
   net: ProjectionNet,
@@ -216,63 +175,6 @@ export async function patchScoreGrid(
 ): Promise<PatchScoreGrid> {
   const { tops, lefts, rows } = await embedPatches(net, image, geometry, options);
   return { patchSize: geometry.patchSize, tops, lefts, scores: scoreRows(density, rows) };
-}
-
-/**
- * Spread a grid of patch scores over the pixels: the Gaussian-weighted average of the scores of the patches
- * covering each pixel (see the module doc), weights centred on each patch with standard deviation `sigma`
- * (default `patchSize / 4`). Returns a `height × width` map.
- */
-export function patchScoresToMap(
-  grid: PatchScoreGrid,
-  height: number,
-  width: number,
-  sigma = grid.patchSize / 4,
-): Float32Array {
-  const { tops, lefts, scores, patchSize: p } = grid;
-  const gh = tops.length;
-  const gw = lefts.length;
-  if (scores.length !== gh * gw) {
-    throw new RangeError(`patchScoresToMap: ${scores.length} scores for a ${gh}×${gw} grid`);
-  }
-  if (!(sigma > 0)) throw new RangeError(`patchScoresToMap: sigma must be > 0, got ${sigma}`);
-  // Receptive-field weights per axis: g[pixel, patch] = exp(−(pixel − centre)² / 2σ²) inside the patch, else 0.
-  const axisWeights = (offsets: Int32Array, n: number) => {
-    const g = new Float64Array(n * offsets.length);
-    const inv = 1 / (2 * sigma * sigma);
-    offsets.forEach((o, k) => {
-      const c = o + (p - 1) / 2;
-      for (let t = o; t < o + p && t < n; t++) g[t * offsets.length + k] = Math.exp(-((t - c) ** 2) * inv);
-    });
-    return g;
-  };
-  const gy = axisWeights(tops, height);
-  const gx = axisWeights(lefts, width);
-  // T = Gy · S  (height × gw), then map = (T · Gxᵀ) / ((Gy · 1)(Gx · 1)ᵀ).
-  const t = new Float64Array(height * gw);
-  const wy = new Float64Array(height);
-  for (let y = 0; y < height; y++) {
-    for (let i = 0; i < gh; i++) {
-      const a = gy[y * gh + i];
-      if (a === 0) continue;
-      wy[y] += a;
-      for (let j = 0; j < gw; j++) t[y * gw + j] += a * scores[i * gw + j];
-    }
-  }
-  const wx = new Float64Array(width);
-  for (let x = 0; x < width; x++) for (let j = 0; j < gw; j++) wx[x] += gx[x * gw + j];
-  const out = new Float32Array(height * width);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let s = 0;
-      for (let j = 0; j < gw; j++) {
-        const b = gx[x * gw + j];
-        if (b !== 0) s += t[y * gw + j] * b;
-      }
-      out[y * width + x] = s / (wy[y] * wx[x]);
-    }
-  }
-  return out;
 }
 
 /** Options of {@link patchMaps}. */

@@ -1,0 +1,336 @@
+/**
+ * The export bundle's patch-level map (`lib/export/patch_graph.ts` + `patch_maps.ts`): for random
+ * ProjectionNets (with SSPCAB at 40² patches — the smallest SSPCAB side is 33 — and unfused convolutions;
+ * without SSPCAB at 32² with fused ones; random BatchNorm statistics so folding matters) on 64² synthetic
+ * images with stride 8, the maps drawn from the bundle's files alone (the TensorFlow.js patch model, and the
+ * ONNX one when onnxruntime is installed) equal the library's `patchMaps` (the unfolded eval-mode network,
+ * `lib/localize/patch.ts`) within 1e-4 of each map's maximum, for several batch sizes; the patch graph's own
+ * float32 `score` is the Mahalanobis distance of its embedding; a bundle whose patch model is missing,
+ * damaged or from another export is a UserError naming the file.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import { initBackend } from "../lib/backend/mod.ts";
+import {
+  createProjectionNet,
+  defaultProjectionNetConfig,
+  type ProjectionNet,
+} from "../lib/model/projection_net.ts";
+import { disposeParams } from "../lib/model/params.ts";
+import { createRng, type Rng } from "../lib/util/rng.ts";
+import { UserError } from "../lib/util/errors.ts";
+import type { RgbImage } from "../lib/data/rgb_image.ts";
+import { fitPatchDensity, patchMaps } from "../lib/localize/patch.ts";
+import { type GaussianDensity, scoreEmbeddings } from "../lib/eval/density.ts";
+import { cropPatchBatch, patchOffsets } from "../lib/localize/patch_grid.ts";
+import { loadGraphModelFromDir } from "../lib/export/bundle_io.ts";
+import type { Tensor } from "../lib/util/tensor_types.ts";
+import { type FittedMap, type FittedModel, saveFittedModel } from "../lib/eval/fitted_model.ts";
+import { loadOnnxRuntime } from "../lib/export/onnx_engine.ts";
+import {
+  PATCH_MODEL_FILE,
+  PATCH_ONNX_FILE,
+  PATCH_WEIGHTS_FILE,
+  writePatchGraph,
+} from "../lib/export/patch_graph.ts";
+import { loadPatchMaps, patchMapsFromBundle } from "../lib/export/patch_maps.ts";
+
+const SIZE = 64;
+const STRIDE = 8;
+const REL = 1e-4;
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+await initBackend("cpu");
+
+const ortMissing = await loadOnnxRuntime().then(() => "", (e: Error) => e.message.split("\n")[0]);
+if (ortMissing) console.log(`onnxruntime checks skipped: ${ortMissing}`);
+
+/** Random BatchNorm affine parameters and running statistics. */
+function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
+  for (const spec of net.specs) {
+    if (!spec.name.endsWith(".running_mean")) continue;
+    const bn = spec.name.slice(0, -".running_mean".length);
+    const n = spec.shape[0];
+    const gens: Array<[string, () => number]> = [
+      ["weight", () => rng.uniform(0.5, 1.5)],
+      ["bias", () => 0.2 * rng.normal()],
+      ["running_mean", () => 0.2 * rng.normal()],
+      ["running_var", () => rng.uniform(0.5, 2)],
+    ];
+    for (const [suffix, f] of gens) {
+      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
+      net.params.get(`${bn}.${suffix}`)!.assign(t);
+      t.dispose();
+    }
+  }
+}
+
+/** Synthetic RGB images: a smooth colour field, noise, and (when `defect`) a bright square somewhere. */
+function syntheticImages(rng: Rng, count: number, defect: boolean): RgbImage[] {
+  return Array.from({ length: count }, () => {
+    const data = new Uint8Array(SIZE * SIZE * 3);
+    const base = [rng.uniform(80, 160), rng.uniform(80, 160), rng.uniform(80, 160)];
+    const [r0, c0] = [rng.int(0, SIZE - 16), rng.int(0, SIZE - 16)];
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        const inRect = defect && y >= r0 && y < r0 + 14 && x >= c0 && x < c0 + 14;
+        for (let c = 0; c < 3; c++) {
+          const v = base[c] + 30 * Math.sin((x + 2 * c) / 9) + 20 * Math.cos(y / 7) + 8 * rng.normal() +
+            (inRect ? 90 : 0);
+          data[(y * SIZE + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+      }
+    }
+    return { width: SIZE, height: SIZE, data };
+  });
+}
+
+/**
+ * Assert that every map equals its reference within REL of the reference's maximum (the maps must vary, or a
+ * spreading error would not show); returns the largest relative difference.
+ */
+function compareMaps(
+  label: string,
+  actual: readonly Float32Array[],
+  expected: readonly Float32Array[],
+): number {
+  assertEquals(actual.length, expected.length, `${label}: number of maps`);
+  let worst = 0;
+  expected.forEach((ref, i) => {
+    assertEquals(actual[i].length, SIZE * SIZE, `${label}: map ${i} size`);
+    let max = 0;
+    let min = Infinity;
+    for (const v of ref) {
+      max = Math.max(max, Math.abs(v));
+      min = Math.min(min, v);
+    }
+    assert(max > 0, `${label}: reference map ${i} is all zero (the test would prove nothing)`);
+    assert(max - min > 0.02 * max, `${label}: reference map ${i} is nearly flat (${min}…${max})`);
+    let diff = 0;
+    for (let p = 0; p < ref.length; p++) diff = Math.max(diff, Math.abs(actual[i][p] - ref[p]));
+    const rel = diff / max;
+    assert(rel <= REL, `${label}: map ${i} max |Δ| ${diff} is ${rel.toExponential(2)} of its max ${max}`);
+    worst = Math.max(worst, rel);
+  });
+  return worst;
+}
+
+interface Case {
+  net: ProjectionNet;
+  patchSize: number;
+  density: GaussianDensity;
+  map: FittedMap;
+  images: RgbImage[];
+}
+
+async function makeCase(sspcab: boolean, patchSize: number, seed: number): Promise<Case> {
+  const config = sspcab
+    ? defaultProjectionNetConfig()
+    : defaultProjectionNetConfig({ sspcab: null, sspcabLambda: 0 });
+  const net = createProjectionNet(config, seed);
+  const rng = createRng(seed + 1);
+  randomizeBatchNorm(net, rng);
+  const train = syntheticImages(rng, 4, false);
+  const density = await fitPatchDensity(net, train, { patchSize, stride: STRIDE });
+  const map: FittedMap = {
+    method: "patch",
+    options: { patch_size: patchSize, stride: STRIDE },
+    pixelThreshold: 1,
+    pixelAuroc: 0.5,
+    auPro: 0.5,
+    patchDensity: density,
+  };
+  return { net, patchSize, density, map, images: syntheticImages(rng, 3, true) };
+}
+
+/** A bundle folder with the fitted density (holding the patch map) and the patch model files. */
+async function writeBundle(c: Case, format: "tfjs" | "onnx" | "all" = "all", fuse = false): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "bundle_patch_" });
+  const fitted: FittedModel = {
+    category: "synthetic",
+    imageSize: SIZE,
+    density: c.density,
+    threshold: 1,
+    auroc: 0.5,
+    maps: [c.map],
+  };
+  await saveFittedModel(join(dir, "density.json"), fitted);
+  const written = await writePatchGraph(dir, c.net, c.map, {
+    imageSize: SIZE,
+    format,
+    category: "synthetic",
+    fuse,
+  });
+  assertEquals(written.outputs, ["embedding", "score"]);
+  assertEquals(
+    written.files[written.files.length - 1],
+    join(dir, format === "onnx" ? PATCH_ONNX_FILE : PATCH_MODEL_FILE),
+  );
+  return dir;
+}
+
+async function rejectsUser(fn: () => Promise<unknown>, ...includes: string[]): Promise<void> {
+  const err = await assertRejects(fn);
+  assert(err instanceof UserError, `expected a UserError, got ${(err as Error).stack}`);
+  for (const s of includes) assertStringIncludes(err.message, s);
+}
+
+const withSspcab = await makeCase(true, 40, 11);
+const plain = await makeCase(false, 32, 21);
+
+for (const [label, c] of [["SSPCAB, 40² patches", withSspcab], ["no SSPCAB, 32² patches", plain]] as const) {
+  Deno.test({
+    name: `bundle patch maps equal patchMaps (${label}, stride ${STRIDE}, 64² images)`,
+    ...opts,
+    fn: async () => {
+      const expected = await patchMaps(c.net, c.density, c.images, {
+        patchSize: c.patchSize,
+        stride: STRIDE,
+      });
+      // Unfused convolutions (the default) with SSPCAB, fused ones without.
+      const dir = await writeBundle(c, "all", c === plain);
+      try {
+        const before = tf.memory().numTensors;
+        const bundle = await loadPatchMaps(dir, { imageSize: SIZE });
+        assertEquals(bundle.settings, {
+          imageSize: SIZE,
+          patchSize: c.patchSize,
+          stride: STRIDE,
+          sigma: c.patchSize / 4,
+        });
+        const progress: number[] = [];
+        for (const batchSize of [5, 64]) {
+          const maps = await patchMapsFromBundle(bundle, c.images, {
+            batchSize,
+            onProgress: (done) => progress.push(done),
+          });
+          const rel = compareMaps(`tfjs, batch ${batchSize}`, maps, expected);
+          console.log(`${label}: tfjs batch ${batchSize} worst |Δ| / max = ${rel.toExponential(2)}`);
+        }
+        assertEquals(progress, [1, 2, 3, 1, 2, 3]);
+        await bundle.dispose();
+        // The graph's own float32 `score` (what a browser reads) is the Mahalanobis distance of its embedding.
+        const graph = await loadGraphModelFromDir(dir, PATCH_MODEL_FILE);
+        const p = c.patchSize;
+        const tops = patchOffsets(SIZE, p, STRIDE);
+        const patches = cropPatchBatch(Float32Array.from(c.images[0].data), SIZE, tops, tops, p, 0, 6);
+        const x = tf.tensor4d(patches, [6, p, p, 3]);
+        const [e, s] = graph.execute({ image: x }, ["embedding", "score"]) as Tensor[];
+        const want = scoreEmbeddings(c.density, await e.data(), 6);
+        const got = await s.data();
+        want.forEach((w, k) =>
+          assert(Math.abs(got[k] - w) <= 1e-3 * w, `graph score ${k}: ${got[k]} vs ${w}`)
+        );
+        tf.dispose([x, e, s]);
+        graph.dispose();
+        assertEquals(tf.memory().numTensors, before, "tensors left behind");
+        if (!ortMissing) {
+          const onnx = await loadPatchMaps(dir, { imageSize: SIZE }, { engine: "onnxruntime" });
+          try {
+            const rel = compareMaps(
+              "onnxruntime",
+              await patchMapsFromBundle(onnx, c.images, { batchSize: 7 }),
+              expected,
+            );
+            console.log(`${label}: onnxruntime worst |Δ| / max = ${rel.toExponential(2)}`);
+          } finally {
+            await onnx.dispose();
+          }
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "a bundle whose patch model is missing, damaged or from another export is a UserError naming the file",
+  ...opts,
+  fn: async () => {
+    const c = withSspcab;
+    const dir = await writeBundle(c);
+    const meta = { imageSize: SIZE };
+    try {
+      // Missing files.
+      const jsonPath = join(dir, PATCH_MODEL_FILE);
+      const json = await Deno.readTextFile(jsonPath);
+      await Deno.remove(jsonPath);
+      await rejectsUser(() => loadPatchMaps(dir, meta), jsonPath, "not found");
+      await Deno.writeTextFile(jsonPath, json);
+      const weights = join(dir, PATCH_WEIGHTS_FILE);
+      const bytes = await Deno.readFile(weights);
+      await Deno.writeFile(weights, bytes.subarray(0, 1000));
+      await rejectsUser(() => loadPatchMaps(dir, meta), weights, jsonPath);
+      await Deno.remove(weights);
+      await rejectsUser(() => loadPatchMaps(dir, meta), weights, "not found");
+      await Deno.writeFile(weights, bytes);
+      const onnxPath = join(dir, PATCH_ONNX_FILE);
+      await Deno.rename(onnxPath, `${onnxPath}.away`);
+      await rejectsUser(() => loadPatchMaps(dir, meta, { engine: "onnxruntime" }), onnxPath, "not found");
+      await Deno.rename(`${onnxPath}.away`, onnxPath);
+
+      // Not JSON, or not a patch model (the bundle's main graph model in its place).
+      await Deno.writeTextFile(jsonPath, "{ not json");
+      await rejectsUser(() => loadPatchMaps(dir, meta), jsonPath, "not valid JSON");
+      const doc = JSON.parse(json);
+      const foreign = structuredClone(doc);
+      delete foreign.userDefinedMetadata.sspcab.user.patch_map;
+      await Deno.writeTextFile(jsonPath, JSON.stringify(foreign));
+      await rejectsUser(() => loadPatchMaps(dir, meta), jsonPath, "not a patch model");
+
+      // Mismatches with density.json / metadata.json.
+      const wrongInput = structuredClone(doc);
+      wrongInput.signature.inputs.image.tensorShape.dim[1].size = "48";
+      await Deno.writeTextFile(jsonPath, JSON.stringify(wrongInput));
+      await rejectsUser(() => loadPatchMaps(dir, meta), jsonPath, "expected [-1, 40, 40, 3]");
+      await Deno.writeTextFile(jsonPath, json);
+      await rejectsUser(() => loadPatchMaps(dir, { imageSize: 128 }), jsonPath, "imageSize", "128");
+      const densityPath = join(dir, "density.json");
+      const fitted: FittedModel = {
+        category: "synthetic",
+        imageSize: SIZE,
+        density: c.density,
+        threshold: 1,
+        auroc: 0.5,
+        maps: [{ ...c.map, options: { patch_size: 40, stride: 4 } }],
+      };
+      await saveFittedModel(densityPath, fitted);
+      await rejectsUser(() => loadPatchMaps(dir, meta), jsonPath, "stride", densityPath);
+      await rejectsUser(() => loadPatchMaps(dir, meta, { engine: "onnxruntime" }), onnxPath, "stride");
+      await saveFittedModel(densityPath, { ...fitted, maps: [{ ...c.map, method: "sspcab" }] });
+      await rejectsUser(() => loadPatchMaps(dir, meta), densityPath, "no patch map");
+      await saveFittedModel(densityPath, {
+        ...fitted,
+        maps: [{ ...c.map, options: { patch_size: 80, stride: 8 } }],
+      });
+      await rejectsUser(() => loadPatchMaps(dir, meta), densityPath, "larger than the image");
+
+      // Export-side refusals: a patch too small for SSPCAB, or a map that is not the patch map.
+      await rejectsUser(
+        () =>
+          writePatchGraph(dir, c.net, { ...c.map, options: { patch_size: 32, stride: 8 } }, {
+            imageSize: SIZE,
+          }),
+        "at least 33",
+      );
+      await rejectsUser(
+        () => writePatchGraph(dir, c.net, { ...c.map, method: "gradcam" }, { imageSize: SIZE }),
+        'not "patch"',
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "bundle patch test: free the nets",
+  ...opts,
+  fn: () => {
+    disposeParams(withSspcab.net.params);
+    disposeParams(plain.net.params);
+  },
+});
