@@ -30,6 +30,14 @@ function evalContext(net: ProjectionNet): ForwardContext {
   return { params: net.params, training: false };
 }
 
+/**
+ * The eval context of a pass that is differentiated (GradCAM): BatchNorm as `tf.batchNorm`, not the fused
+ * depthwise-convolution form, whose input gradient the `wasm` backend does not have.
+ */
+function differentiableContext(net: ProjectionNet): ForwardContext {
+  return { params: net.params, training: false, fuseEvalBatchNorm: false };
+}
+
 function checkLayer(layer: string): asserts layer is TrunkLayer {
   if (!(layer in ORDER)) {
     throw new UserError(`unknown trunk layer "${layer}"`, `use one of ${TRUNK_LAYERS.join(", ")}`);
@@ -51,10 +59,13 @@ export function trunkTo(net: ProjectionNet, x: Tensor4D, layer: TrunkLayer): Ten
   return resnetLayer(ctx, y, 4);
 }
 
-/** Continue from the activation of `layer` (as {@link trunkTo} returns it) to the 512-d embeddings. */
+/**
+ * Continue from the activation of `layer` (as {@link trunkTo} returns it) to the 512-d embeddings; this part
+ * can be differentiated on every backend.
+ */
 export function trunkFrom(net: ProjectionNet, a: Tensor4D, layer: TrunkLayer): Tensor2D {
   checkLayer(layer);
-  const ctx = evalContext(net);
+  const ctx = differentiableContext(net);
   let y = a;
   const at = ORDER[layer];
   if (at < ORDER.layer3) y = resnetLayer(ctx, y, 3);
