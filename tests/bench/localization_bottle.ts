@@ -6,7 +6,11 @@
  *
  * `deno run -A tests/bench/localization_bottle.ts --data DIR [--category bottle] [--size 64] [--steps 300]
  *   [--patch_steps 300] [--batch 8] [--patch_size side/4] [--stride side/64] [--out DIR] [--backend wasm]
- *   [--models image,patch]`
+ *   [--models image,patch] [--reuse 1] [--pretrained FILE]`
+ *
+ * `--reuse 1` loads a model this script trained before under `--out` instead of training it again (the
+ * evaluation is the same); `--pretrained FILE` starts from ImageNet weights (`deno task weights` fetches them),
+ * which is what the CutPaste paper's figures use.
  *
  * With SSPCAB the patch size must be at least 33 px (see `minPatchSize`), so below 132² pass `--patch_size`.
  *
@@ -19,7 +23,7 @@ import { loadCategoryImages } from "../../lib/data/category_images.ts";
 import { loadMask } from "../../lib/data/images.ts";
 import { createProjectionNet, type ProjectionNet } from "../../lib/model/projection_net.ts";
 import { loadStateDict } from "../../lib/model/state_dict.ts";
-import { modelConfigFor, TRAIN_DEFAULTS, type TrainConfig } from "../../lib/train/config.ts";
+import { modelConfigFor, runPaths, TRAIN_DEFAULTS, type TrainConfig } from "../../lib/train/config.ts";
 import { trainCategory } from "../../lib/train/trainer.ts";
 import { embedImages } from "../../lib/eval/embed.ts";
 import { fitGaussianDensity, mahalanobisScores } from "../../lib/eval/density.ts";
@@ -33,6 +37,15 @@ import {
   resizeMaskNearest,
   sspcabMaps,
 } from "../../lib/localize/mod.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const args: Record<string, string | undefined> = {};
 for (let i = 0; i < Deno.args.length; i += 2) {
@@ -52,6 +65,8 @@ const geometry = defaultPatchGeometry(size);
 const patchSize = Number(args.patch_size ?? geometry.patchSize);
 const stride = Number(args.stride ?? geometry.stride);
 const models = (args.models ?? "image,patch").split(",");
+const reuse = args.reuse === "1";
+const pretrained = args.pretrained ?? null;
 const out = args.out ?? await Deno.makeTempDir({ prefix: "localization_bench_" });
 const info = await initBackend(parseBackendChoice(args.backend ?? "wasm"));
 console.log(
@@ -81,18 +96,24 @@ async function train(name: string, epochs: number, patch: number | null): Promis
     epochs,
     testEpochs: 0,
     batchSize,
-    pretrained: null,
+    pretrained,
     size,
     backend: info.name,
     patchSize: patch,
   };
+  const net = createProjectionNet(modelConfigFor(config), 0);
+  const previous = runPaths(config).best;
+  if (reuse && await exists(previous)) {
+    await loadStateDict(net.specs, net.params, previous);
+    console.log(`${name}: reusing ${previous}`);
+    return net;
+  }
   const t0 = performance.now();
   const result = await trainCategory(config, { data, hooks: { quiet: true, log: () => {} } });
   console.log(
     `${name}: trained ${result.steps} steps in ${((performance.now() - t0) / 1000).toFixed(0)} s, ` +
       `final loss ${result.history.at(-1)?.loss.toFixed(4)}`,
   );
-  const net = createProjectionNet(modelConfigFor(config), 0);
   await loadStateDict(net.specs, net.params, result.paths.best);
   return net;
 }
