@@ -8,7 +8,7 @@
  * without SSPCAB has no `anomaly_map` output.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertEquals, assertRejects } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
@@ -20,6 +20,11 @@ import { DEFAULT_SSPCAB } from "../lib/model/sspcab.ts";
 import { createRng, type Rng } from "../lib/util/rng.ts";
 import type { RgbImage } from "../lib/data/rgb_image.ts";
 import { sspcabMaps } from "../lib/localize/sspcab_map.ts";
+import { gradcamMaps } from "../lib/localize/gradcam.ts";
+import { embedImages } from "../lib/eval/embed.ts";
+import { fitGaussianDensity } from "../lib/eval/density.ts";
+import { graphMapSpec } from "../lib/export/map_spec.ts";
+import { UserError } from "../lib/util/errors.ts";
 import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "../lib/export/graph_model.ts";
 import { loadGraphModelFromArtifacts } from "../lib/export/bundle_io.ts";
 import { buildOnnxModel } from "../lib/export/onnx/export.ts";
@@ -275,4 +280,125 @@ Deno.test({
       disposeParams(net.params);
     }
   },
+});
+
+/**
+ * Assert the batch of maps `actual` equals `expected` within REL of each map's maximum, where maps may be all
+ * zero (GradCAM's ReLU can clear a map): a zero reference needs a zero result (1e-7), and at least one
+ * reference must vary, or the comparison would prove nothing. Returns the largest relative difference.
+ */
+function compareCams(label: string, actual: ArrayLike<number>, expected: readonly Float32Array[]): number {
+  const per = SIZE * SIZE;
+  assertEquals(actual.length, expected.length * per, `${label}: map values`);
+  let worst = 0;
+  let varying = 0;
+  expected.forEach((ref, i) => {
+    let max = 0;
+    let min = Infinity;
+    for (const v of ref) {
+      max = Math.max(max, Math.abs(v));
+      min = Math.min(min, v);
+    }
+    if (max - min > 0.05 * max && max > 0) varying++;
+    let diff = 0;
+    for (let p = 0; p < per; p++) diff = Math.max(diff, Math.abs(actual[i * per + p] - ref[p]));
+    if (max === 0) {
+      assert(
+        diff <= 1e-7,
+        `${label}: image ${i}: the reference map is zero, the graph's max |value| is ${diff}`,
+      );
+      return;
+    }
+    const rel = diff / max;
+    assert(rel <= REL, `${label}: image ${i} max |Δ| ${diff} is ${rel.toExponential(2)} of the max ${max}`);
+    worst = Math.max(worst, rel);
+  });
+  assert(varying > 0, `${label}: every reference map is flat (the test would prove nothing)`);
+  return worst;
+}
+
+for (const c of [{ l2: true, sigma: 4, seed: 21 }, { l2: false, sigma: 0, seed: 22 }]) {
+  Deno.test({
+    name: `gradcam anomaly_map (l2Normalize ${c.l2}, σ ${c.sigma}): graph model and ONNX equal gradcamMaps`,
+    ...opts,
+    async fn(t) {
+      await initBackend("cpu");
+      const rng = createRng(c.seed);
+      const net = createProjectionNet(defaultProjectionNetConfig(), c.seed);
+      try {
+        randomizeBatchNorm(net, rng);
+        const train = syntheticImages(rng, 12);
+        const density = fitGaussianDensity(await embedImages(net, train), { l2Normalize: c.l2 });
+        const images = syntheticImages(rng, 3);
+        const reference = await gradcamMaps(net, density, images, { sigma: c.sigma });
+        const graphDensity = {
+          mean: density.location,
+          precision: density.precision.data,
+          l2Normalize: density.l2Normalize,
+        };
+        const spec = graphMapSpec("gradcam", { layer: "layer4", sigma: c.sigma });
+        const graph = await buildGraphModel(net, {
+          imageSize: SIZE,
+          density: graphDensity,
+          anomalyMap: spec,
+        });
+        assertEquals(
+          (graph.modelJson.userDefinedMetadata.sspcab.anomalyMap as { method: string }).method,
+          "gradcam",
+        );
+        const model = await loadGraphModelFromArtifacts(graph);
+        for (const batch of [1, 3]) {
+          const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
+          const m = model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
+          assertEquals(m.shape, [batch, SIZE, SIZE]);
+          const err = compareCams(`graph b${batch}`, await m.data(), reference.slice(0, batch));
+          console.log(`gradcam graph model, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`);
+          tf.dispose([x, m]);
+        }
+        model.dispose();
+
+        const onnx = await buildOnnxModel(net, { imageSize: SIZE, density: graphDensity, anomalyMap: spec });
+        assert(onnx.outputs.includes(ANOMALY_MAP_OUTPUT));
+        await t.step({
+          name: "onnx.checker",
+          ignore: checkerMissing !== "",
+          fn: () => onnxCheck(onnx.bytes),
+        });
+        await t.step({
+          name: "onnxruntime (cpu)",
+          ignore: ortMissing !== "",
+          async fn() {
+            const session = await createOnnxSession(onnx.bytes);
+            try {
+              const info = onnxModelInfo(onnx.bytes, "gradcam model");
+              const res = await runOnnxBatch({ session, info }, pixelsOf(images), 3);
+              const err = compareCams("onnx", res.anomalyMap!, reference);
+              console.log(`gradcam onnx: max |Δ| / max = ${err.toExponential(2)}`);
+            } finally {
+              await session.release();
+            }
+          },
+        });
+      } finally {
+        disposeParams(net.params);
+      }
+    },
+  });
+}
+
+Deno.test("graph map spec: gradcam only at layer4, sigma ≥ 0, a gradcam graph needs a density", async () => {
+  assertThrows(() => graphMapSpec("gradcam", { layer: "layer3" }), UserError, "layer4");
+  assertThrows(() => graphMapSpec("gradcam", { sigma: -1 }), UserError, "sigma");
+  assertEquals(graphMapSpec("gradcam", {}), { method: "gradcam", sigma: 4 });
+  assertEquals(graphMapSpec("sspcab", { sigma: 0, layer: "layer3" }), { method: "sspcab", sigma: 0 });
+  const net = createProjectionNet(defaultProjectionNetConfig(), 3);
+  try {
+    await assertRejects(
+      () => buildGraphModel(net, { imageSize: SIZE, anomalyMap: graphMapSpec("gradcam") }),
+      Error,
+      "density",
+    );
+  } finally {
+    disposeParams(net.params);
+  }
 });
