@@ -8,13 +8,23 @@
  * without SSPCAB has no `anomaly_map` output.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
+import { join } from "node:path";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
   defaultProjectionNetConfig,
+  headLayersFor,
   type ProjectionNet,
 } from "../lib/model/projection_net.ts";
+import { saveStateDict } from "../lib/model/state_dict.ts";
+import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
+import { loadRgb, saveRgbPng } from "../lib/data/images.ts";
+import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
+import { computeMaps, formatPrediction, predictImages } from "../lib/pipeline/predict.ts";
+import { PREDICTED_MASK_COLOR, predictionLines } from "../lib/pipeline/heatmap.ts";
+import { exportBundle } from "../lib/export/bundle.ts";
+import { BUNDLE_FORMAT, readBundleMetadata, writeBundleMetadata } from "../lib/export/bundle_metadata.ts";
 import { disposeParams } from "../lib/model/params.ts";
 import { DEFAULT_SSPCAB } from "../lib/model/sspcab.ts";
 import { createRng, type Rng } from "../lib/util/rng.ts";
@@ -29,8 +39,21 @@ import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "../lib/export/graph_model.t
 import { loadGraphModelFromArtifacts } from "../lib/export/bundle_io.ts";
 import { buildOnnxModel } from "../lib/export/onnx/export.ts";
 import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
-import { createOnnxSession, loadOnnxRuntime, runOnnxBatch } from "../lib/export/onnx_engine.ts";
-import { hasAnomalyMap, type InferenceBundle, inferMaps } from "../lib/export/infer.ts";
+import {
+  createOnnxSession,
+  inferImagesOnnx,
+  loadOnnxBundle,
+  loadOnnxRuntime,
+  runOnnxBatch,
+} from "../lib/export/onnx_engine.ts";
+import {
+  hasAnomalyMap,
+  heatmapSource,
+  type InferenceBundle,
+  inferImages,
+  inferMaps,
+  loadBundle,
+} from "../lib/export/infer.ts";
 import type { BundleMetadata } from "../lib/export/bundle_metadata.ts";
 import type { FittedModel } from "../lib/eval/fitted_model.ts";
 import type { Tensor } from "../lib/util/tensor_types.ts";
@@ -400,5 +423,276 @@ Deno.test("graph map spec: gradcam only at layer4, sigma ≥ 0, a gradcam graph 
     );
   } finally {
     disposeParams(net.params);
+  }
+});
+
+/** A trained-model folder on disk (random net, random BatchNorm) with query PNGs; the caller removes `dir`. */
+async function modelOnDisk(seed: number) {
+  const dir = await Deno.makeTempDir({ prefix: "sspcab_bundle_map_" });
+  const category = "synthetic";
+  const modelDir = join(dir, "models");
+  await Deno.mkdir(modelDir);
+  const config = { ...TRAIN_DEFAULTS, category, size: SIZE, headLayer: 2, variant: "3way" as const };
+  const net = createProjectionNet(defaultProjectionNetConfig({ headLayers: headLayersFor(2) }), seed);
+  const rng = createRng(seed);
+  randomizeBatchNorm(net, rng);
+  const modelPath = join(modelDir, `model-${category}.safetensors`);
+  await saveStateDict(net.specs, net.params, modelPath, { config: JSON.stringify(config), step: "3" });
+  const density = fitGaussianDensity(await embedImages(net, syntheticImages(rng, 12)), { l2Normalize: true });
+  const imgDir = join(dir, "images");
+  await Deno.mkdir(imgDir);
+  const paths: string[] = [];
+  for (const [i, img] of syntheticImages(rng, 3).entries()) {
+    paths.push(join(imgDir, `query_${i}.png`));
+    await saveRgbPng(paths[i], img);
+  }
+  const images = await Promise.all(paths.map((p) => loadRgb(p, SIZE)));
+  const fitted: FittedModel = { category, imageSize: SIZE, density, threshold: 1, auroc: 0.5 };
+  return { dir, category, modelDir, modelPath, net, fitted, paths, images };
+}
+
+/** The value at quantile `q` of all pixels of `maps` (a pixel threshold inside the maps' range). */
+function quantile(maps: readonly Float32Array[], q: number): number {
+  const all = Float64Array.from(maps.flatMap((m) => Array.from(m))).sort();
+  return all[Math.floor(q * (all.length - 1))];
+}
+
+function countAtLeast(map: ArrayLike<number>, t: number): number {
+  let n = 0;
+  for (let i = 0; i < map.length; i++) if (map[i] >= t) n++;
+  return n;
+}
+
+/** The `defect area Y.YY%` and `map max X` of a printed line. */
+function parseLine(line: string): { area?: number; max: number } {
+  const max = /, map max ([0-9.e+-]+)/.exec(line);
+  assert(max, `no map max in: ${line}`);
+  const area = /, defect area ([0-9.]+)%$/.exec(line);
+  return { max: Number(max[1]), ...(area ? { area: Number(area[1]) } : {}) };
+}
+
+for (const method of ["sspcab", "gradcam"] as const) {
+  Deno.test({
+    name: `${method}: export carries the stored map; infer's map and line equal predict's (tfjs, ONNX)`,
+    ...opts,
+    async fn(t) {
+      await initBackend("cpu");
+      const m = await modelOnDisk(method === "sspcab" ? 31 : 32);
+      try {
+        const options = method === "gradcam" ? { layer: "layer4", sigma: 4 } : { sigma: 0, layer: "layer3" };
+        // The fitted model first without maps, to compute predict's maps and pick a threshold inside them.
+        const bare = {
+          ...m.fitted,
+          maps: [{ method, options, pixelThreshold: 0, pixelAuroc: 0.5, auPro: 0.3 }],
+        };
+        const reference = await computeMaps(m.net, bare, method, m.images, 4);
+        const pixelThreshold = quantile(reference, 0.8);
+        const fitted: FittedModel = { ...bare, maps: [{ ...bare.maps[0], pixelThreshold }] };
+        disposeParams(m.net.params);
+        await saveFittedModel(fittedModelPath(m.modelDir, m.category), fitted);
+
+        const predicted = await predictImages({
+          category: m.category,
+          modelDir: m.modelDir,
+          inputs: m.paths,
+          heatmap: { dir: join(m.dir, "predict_heatmaps") },
+        });
+        predicted.forEach((p, i) => {
+          assertEquals(p.mapMethod, method, "predict's default map is the fitted default");
+          const count = countAtLeast(reference[i], pixelThreshold);
+          assertEquals(
+            p.defectArea,
+            count / (SIZE * SIZE),
+            `predict ${i}: area = count of pixels ≥ threshold`,
+          );
+          const parsed = parseLine(formatPrediction(p));
+          assertEquals(parsed.area, Number((100 * count / (SIZE * SIZE)).toFixed(2)));
+          assertEquals(parsed.max, Number(Math.max(...reference[i]).toFixed(6)));
+        });
+        assert(
+          predicted.some((p) => p.defectArea! > 0 && p.defectArea! < 1),
+          "a mask that is neither empty nor full",
+        );
+
+        const outDir = join(m.dir, "bundle");
+        const result = await exportBundle({
+          modelPath: m.modelPath,
+          category: m.category,
+          outDir,
+          format: "all",
+        });
+        assertEquals(result.note, undefined);
+        assertEquals(result.metadata.anomalyMap, { method, options, pixelThreshold });
+        assertEquals((await readBundleMetadata(outDir)).anomalyMap, { method, options, pixelThreshold });
+        const info = onnxModelInfo(await Deno.readFile(join(outDir, "model.onnx")), "model.onnx");
+        assertEquals(info.metadata.anomaly_map_method, method);
+        assertEquals(Number(info.metadata.pixel_threshold), pixelThreshold);
+        assert(info.outputs.includes(ANOMALY_MAP_OUTPUT));
+
+        const bundle = await loadBundle(outDir);
+        const maps = await inferMaps(bundle, m.images);
+        const err = method === "gradcam"
+          ? compareCams(
+            "infer (tfjs) vs predict",
+            Float32Array.from(maps.flatMap((x) => Array.from(x))),
+            reference,
+          )
+          : compareMaps(
+            "infer (tfjs) vs predict",
+            Float32Array.from(maps.flatMap((x) => Array.from(x))),
+            reference,
+          );
+        console.log(`${method}: infer (tfjs) map vs predict's: max |Δ| / max = ${err.toExponential(2)}`);
+        const heatDir = join(m.dir, "infer_heatmaps");
+        const inferred = await inferImages(bundle, m.paths, { batchSize: 2, heatmap: heatDir });
+        bundle.model.dispose();
+        const lines = predictionLines(inferred, formatPrediction, true);
+        assert(!lines.some((l) => l.startsWith("note:")), "a stored pixel threshold needs no note");
+        inferred.forEach((p, i) => {
+          assertEquals(p.defectArea, countAtLeast(maps[i], pixelThreshold) / (SIZE * SIZE));
+          const rel = Math.abs(p.mapMax! - predicted[i].mapMax!) / predicted[i].mapMax!;
+          assert(rel <= REL, `infer ${i}: map max ${p.mapMax} vs predict's ${predicted[i].mapMax}`);
+          assert(Math.abs(p.defectArea! - predicted[i].defectArea!) <= 0.01, "areas within 1% of the pixels");
+          assertEquals(p.heatmapPath, join(heatDir, `query_${i}.heatmap.png`));
+        });
+        // The heatmap PNG: the image's size, with the predicted-mask outline drawn in its colour.
+        const png = await loadRgb(inferred[0].heatmapPath!);
+        assertEquals([png.width, png.height], [SIZE, SIZE]);
+        const withArea = inferred.findIndex((p) => p.defectArea! > 0 && p.defectArea! < 1);
+        const pic = await loadRgb(inferred[withArea].heatmapPath!);
+        let outline = 0;
+        for (let p = 0; p < SIZE * SIZE; p++) {
+          const [r, g, b] = [pic.data[3 * p], pic.data[3 * p + 1], pic.data[3 * p + 2]];
+          if (
+            r === PREDICTED_MASK_COLOR[0] && g === PREDICTED_MASK_COLOR[1] && b === PREDICTED_MASK_COLOR[2]
+          ) {
+            outline++;
+          }
+        }
+        assert(outline > 0, "the heatmap shows the predicted-mask outline");
+
+        await t.step({
+          name: "onnxruntime engine",
+          ignore: ortMissing !== "",
+          async fn() {
+            const onnx = await loadOnnxBundle(outDir);
+            try {
+              const got = await inferImagesOnnx(onnx, m.paths, { heatmap: join(m.dir, "onnx_heatmaps") });
+              const res = await runOnnxBatch(onnx, pixelsOf(m.images), m.images.length);
+              const e = method === "gradcam"
+                ? compareCams("infer (onnx) vs predict", res.anomalyMap!, reference)
+                : compareMaps("infer (onnx) vs predict", res.anomalyMap!, reference);
+              console.log(`${method}: infer (onnx) map vs predict's: max |Δ| / max = ${e.toExponential(2)}`);
+              got.forEach((p, i) => {
+                const rel = Math.abs(p.mapMax! - predicted[i].mapMax!) / predicted[i].mapMax!;
+                assert(rel <= REL, `onnx ${i}: map max ${p.mapMax} vs predict's ${predicted[i].mapMax}`);
+              });
+            } finally {
+              await onnx.session.release();
+            }
+          },
+        });
+      } finally {
+        await Deno.remove(m.dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "export without a stored map: the sspcab map, no pixel threshold, said once; --map patch is refused",
+  ...opts,
+  async fn() {
+    await initBackend("cpu");
+    const m = await modelOnDisk(33);
+    try {
+      disposeParams(m.net.params);
+      await saveFittedModel(fittedModelPath(m.modelDir, m.category), m.fitted);
+      const outDir = join(m.dir, "bundle");
+      const result = await exportBundle({ modelPath: m.modelPath, category: m.category, outDir });
+      assertStringIncludes(result.note ?? "", "no pixel threshold");
+      assertEquals(result.metadata.anomalyMap?.method, "sspcab");
+      assertEquals(result.metadata.anomalyMap?.pixelThreshold, null);
+      const bundle = await loadBundle(outDir);
+      const got = await inferImages(bundle, m.paths, { heatmap: join(m.dir, "heat") });
+      bundle.model.dispose();
+      assert(got.every((p) => p.mapMax !== undefined && p.defectArea === undefined));
+      const lines = predictionLines(got, formatPrediction, true);
+      assertEquals(lines.filter((l) => l.startsWith("note:")).length, 1);
+      assertStringIncludes(lines[0], "no pixel threshold");
+      assert(
+        lines.slice(1).every((l) => l.startsWith("  heatmap:") || /, map max [0-9.]+$/.test(l)),
+        lines.join("\n"),
+      );
+      // --map gradcam without a stored gradcam map: default options, and the note says so.
+      const g = await exportBundle({
+        modelPath: m.modelPath,
+        category: m.category,
+        outDir: join(m.dir, "g"),
+        map: "gradcam",
+      });
+      assertEquals(g.metadata.anomalyMap, {
+        method: "gradcam",
+        options: { sigma: 4, layer: "layer4" },
+        pixelThreshold: null,
+      });
+      assertStringIncludes(g.note ?? "", "no gradcam map");
+      await assertRejects(
+        () =>
+          exportBundle({
+            modelPath: m.modelPath,
+            category: m.category,
+            outDir: join(m.dir, "p"),
+            map: "patch",
+          }),
+        UserError,
+        "patch map",
+      );
+      // A bundle recording the patch map: infer dispatches on the method and says what it needs.
+      const meta = await readBundleMetadata(outDir);
+      assertThrows(
+        () =>
+          heatmapSource({ ...meta, anomalyMap: { method: "patch", options: {}, pixelThreshold: 1 } }, outDir),
+        UserError,
+        "this bundle's patch map needs",
+      );
+    } finally {
+      await Deno.remove(m.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("metadata.json: anomalyMap round-trips; a bad anomalyMap field is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sspcab_bundle_meta_" });
+  try {
+    const base: BundleMetadata = {
+      format: BUNDLE_FORMAT,
+      category: "c",
+      imageSize: 64,
+      preprocessing: { resize: "r", input: "i", mean: [0, 0, 0], std: [1, 1, 1] },
+      threshold: 1,
+      density: "gaussian",
+      outputs: ["embedding", "score", ANOMALY_MAP_OUTPUT],
+      metrics: { auroc: 0.5, step: 1 },
+      training: {},
+      libraryVersion: "0",
+      exportedAt: "now",
+      anomalyMap: { method: "gradcam", options: { layer: "layer4", sigma: 4 }, pixelThreshold: 0.25 },
+    };
+    await writeBundleMetadata(dir, base);
+    assertEquals((await readBundleMetadata(dir)).anomalyMap, base.anomalyMap);
+    const bad: Array<[unknown, string]> = [
+      [{ ...base.anomalyMap, method: "blur" }, "anomalyMap.method"],
+      [{ ...base.anomalyMap, pixelThreshold: "high" }, "anomalyMap.pixelThreshold"],
+      [{ ...base.anomalyMap, options: { sigma: [4] } }, "anomalyMap.options.sigma"],
+      [{ ...base.anomalyMap, options: null }, "anomalyMap.options"],
+      ["gradcam", "anomalyMap"],
+    ];
+    for (const [value, field] of bad) {
+      await Deno.writeTextFile(join(dir, "metadata.json"), JSON.stringify({ ...base, anomalyMap: value }));
+      await assertRejects(() => readBundleMetadata(dir), UserError, `"${field}"`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
