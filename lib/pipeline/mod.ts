@@ -26,14 +26,27 @@ export {
   syntheticOptions,
 } from "./ensure_dataset.ts";
 export {
+  computeMaps,
   formatPrediction,
   HEATMAP_MAPS,
   type HeatmapMap,
   heatmapNames,
   predictImages,
   type Prediction,
+  predictMapMethod,
   type PredictOptions,
 } from "./predict.ts";
+export {
+  heatmapPaths,
+  heatmapPicture,
+  type MapSummary,
+  noPixelThresholdNote,
+  PREDICTED_MASK_COLOR,
+  predictedMask,
+  predictionLines,
+  summarizeMap,
+  writeHeatmap,
+} from "./heatmap.ts";
 export {
   type CategoryLocalization,
   formatLocalization,
@@ -59,4 +72,5 @@ export { SCHEDULES } from "../train/schedule.ts";
 export type { LocalizationFile, LocalizationMethod } from "../io/localization_file.ts";
 export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
-export type { RgbImage } from "../data/rgb_image.ts";
+export type { Mask, RgbImage } from "../data/rgb_image.ts";
+export type { Rgb } from "../plot/images.ts";

@@ -42,7 +42,7 @@ export interface Prediction {
 }
 
 /** Anomaly maps `predict --heatmap` can draw. */
-export const HEATMAP_MAPS = LOCALIZATION_METHODS;
+export const HEATMAP_MAPS: typeof LOCALIZATION_METHODS = LOCALIZATION_METHODS;
 
 /** A value of {@link HEATMAP_MAPS}. */
 export type HeatmapMap = typeof HEATMAP_MAPS[number];
