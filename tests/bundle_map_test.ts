@@ -6,6 +6,14 @@
  * unfolded eval-mode network and upsampled in float64) within 1e-4 of the map's maximum, on batches of 1 and
  * 3 synthetic images; the ONNX model passes `onnx.checker` (when Python's `onnx` is importable); a model
  * without SSPCAB has no `anomaly_map` output.
+ *
+ * GradCAM as a graph output: the graph model's and the ONNX model's forward-only GradCAM (analytic gradient)
+ * equal `gradcamMaps` (tf.grad) within 1e-4 of the map's maximum, with and without L2 normalisation, σ 4 and
+ * 0; a smoothed sspcab map (σ 2) likewise. End to end: export carries the map stored in the fitted model
+ * (metadata and ONNX `metadata_props`), `infer`'s map (tfjs and ONNX engines) equals `predict`'s within 1e-4
+ * relative, the printed defect area is the count of pixels ≥ the pixel threshold, the PNG shows the mask
+ * outline; without a stored map the bundle keeps the sspcab map with no pixel threshold and one note says so;
+ * `patch` is refused by export and infer; `metadata.json`'s `anomalyMap` round-trips and a bad field is named.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
@@ -695,4 +703,57 @@ Deno.test("metadata.json: anomalyMap round-trips; a bad anomalyMap field is name
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "a smoothed sspcab map (σ 2) in the graph model and ONNX equals sspcabMaps with σ 2",
+  ...opts,
+  async fn(t) {
+    await initBackend("cpu");
+    const rng = createRng(41);
+    const net = createProjectionNet(defaultProjectionNetConfig(), 41);
+    try {
+      randomizeBatchNorm(net, rng);
+      const images = syntheticImages(rng, 2);
+      const reference = await sspcabMaps(net, images, { sigma: 2 });
+      const spec = graphMapSpec("sspcab", { sigma: 2, layer: "layer3" });
+      const graph = await buildGraphModel(net, { imageSize: SIZE, anomalyMap: spec });
+      assert(
+        !graph.modelJson.modelTopology.node.some((n) => n.op === "ResizeBilinear"),
+        "matrices, not a resize",
+      );
+      const model = await loadGraphModelFromArtifacts(graph);
+      const x = tf.tensor4d(pixelsOf(images), [2, SIZE, SIZE, 3]);
+      const m = model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
+      console.log(
+        `sspcab σ 2 graph: max |Δ| / max = ${
+          compareMaps("graph", await m.data(), reference).toExponential(2)
+        }`,
+      );
+      tf.dispose([x, m]);
+      model.dispose();
+      const onnx = await buildOnnxModel(net, { imageSize: SIZE, anomalyMap: spec });
+      await t.step({ name: "onnx.checker", ignore: checkerMissing !== "", fn: () => onnxCheck(onnx.bytes) });
+      await t.step({
+        name: "onnxruntime (cpu)",
+        ignore: ortMissing !== "",
+        async fn() {
+          const session = await createOnnxSession(onnx.bytes);
+          try {
+            const info = onnxModelInfo(onnx.bytes, "smoothed sspcab model");
+            const res = await runOnnxBatch({ session, info }, pixelsOf(images), 2);
+            console.log(
+              `sspcab σ 2 onnx: max |Δ| / max = ${
+                compareMaps("onnx", res.anomalyMap!, reference).toExponential(2)
+              }`,
+            );
+          } finally {
+            await session.release();
+          }
+        },
+      });
+    } finally {
+      disposeParams(net.params);
+    }
+  },
 });
