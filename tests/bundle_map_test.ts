@@ -377,16 +377,22 @@ for (const c of [{ l2: true, sigma: 4, seed: 21 }, { l2: false, sigma: 0, seed: 
           (graph.modelJson.userDefinedMetadata.sspcab.anomalyMap as { method: string }).method,
           "gradcam",
         );
-        const model = await loadGraphModelFromArtifacts(graph);
-        for (const batch of [1, 3]) {
-          const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
-          const m = model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
-          assertEquals(m.shape, [batch, SIZE, SIZE]);
-          const err = compareCams(`graph b${batch}`, await m.data(), reference.slice(0, batch));
-          console.log(`gradcam graph model, batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`);
-          tf.dispose([x, m]);
+        // The same files on the wasm backend (the app server and the page) and on cpu.
+        for (const backend of ["wasm", "cpu"] as const) {
+          await initBackend(backend);
+          const model = await loadGraphModelFromArtifacts(graph);
+          for (const batch of backend === "wasm" ? [3] : [1, 3]) {
+            const x = tf.tensor4d(pixelsOf(images.slice(0, batch)), [batch, SIZE, SIZE, 3]);
+            const m = model.execute({ image: x }, ANOMALY_MAP_OUTPUT) as Tensor;
+            assertEquals(m.shape, [batch, SIZE, SIZE]);
+            const err = compareCams(`${backend} b${batch}`, await m.data(), reference.slice(0, batch));
+            console.log(
+              `gradcam graph model (${backend}), batch ${batch}: max |Δ| / max = ${err.toExponential(2)}`,
+            );
+            tf.dispose([x, m]);
+          }
+          model.dispose();
         }
-        model.dispose();
 
         const onnx = await buildOnnxModel(net, { imageSize: SIZE, density: graphDensity, anomalyMap: spec });
         assert(onnx.outputs.includes(ANOMALY_MAP_OUTPUT));
