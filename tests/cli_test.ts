@@ -18,6 +18,8 @@ import { modelConfigFor, TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { fitGaussianDensity } from "../lib/eval/density.ts";
+import { embedImages } from "../lib/eval/embed.ts";
+import { loadRgb } from "../lib/data/images.ts";
 
 const root = join(import.meta.dirname!, "..");
 
@@ -498,6 +500,137 @@ Deno.test({
       assertStringIncludes(out, "synthetic_object: 12 steps");
       const leftovers = [...Deno.readDirSync(join(dir, "models"))].filter((e) => e.name.endsWith(".tmp"));
       assertEquals(leftovers.length, 0, "a resumed run removes temp files of a write that was killed");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "export/infer/predict --heatmap: the stored map, the same printed line; patch and --map misuse are clean errors",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "sspcab_cli_heatmap_" });
+    try {
+      await initBackend("cpu");
+      const size = 64;
+      const category = "synthetic_texture";
+      await generateSyntheticDataset(join(dir, "data"), {
+        categories: [category],
+        size,
+        trainCount: 1,
+        testGoodCount: 1,
+        testBadCount: 1,
+      });
+      const modelDir = join(dir, "models");
+      const config = { ...TRAIN_DEFAULTS, category, size, headLayer: 2 };
+      const net = createProjectionNet(modelConfigFor(config), 4);
+      await saveStateDict(net.specs, net.params, join(modelDir, `model-${category}.safetensors`), {
+        config: JSON.stringify(config),
+        step: "1",
+      });
+      const testDir = join(dir, "data", category, "test");
+      const files = [...Deno.readDirSync(testDir)].flatMap((d) =>
+        [...Deno.readDirSync(join(testDir, d.name))].map((e) => join(testDir, d.name, e.name))
+      ).sort();
+      const imgDir = join(testDir, "good");
+      const images = await embedImages(
+        net,
+        await Promise.all(
+          [...Deno.readDirSync(imgDir)].map((e) => loadRgb(join(imgDir, e.name), size)),
+        ),
+      );
+      // A density of two embeddings (Ledoit–Wolf keeps it invertible); the map's threshold is arbitrary but fixed.
+      const rows = [
+        Array.from(images.data.subarray(0, 512)),
+        Array.from(images.data.subarray(0, 512), (v) => v * 1.1),
+      ];
+      net.params.forEach((v) => v.dispose());
+      await saveFittedModel(fittedModelPath(modelDir, category), {
+        category,
+        imageSize: size,
+        density: fitGaussianDensity(rows, { l2Normalize: true }),
+        threshold: 1,
+        auroc: 0.5,
+        maps: [{
+          method: "sspcab",
+          options: { sigma: 0, layer: "layer3" },
+          pixelThreshold: 1e-9,
+          pixelAuroc: 0.5,
+          auPro: 0.3,
+        }],
+      });
+      const bundle = join(dir, "bundle");
+      const exported = await cli("export.ts", [
+        "--data_type",
+        category,
+        "--model_dir",
+        modelDir,
+        "--save_inference_dir",
+        bundle,
+      ]);
+      assertEquals(exported.code, 0, exported.stderr);
+      assertStringIncludes(exported.stdout, "anomaly map sspcab (pixel threshold 0.000000)");
+      const predicted = await cli("predict.ts", [
+        "--data_type",
+        category,
+        "--model_dir",
+        modelDir,
+        "--heatmap",
+        join(dir, "p"),
+        ...files,
+      ]);
+      assertEquals(predicted.code, 0, predicted.stderr);
+      const inferred = await cli("infer.ts", ["--model_dir", bundle, "--heatmap", join(dir, "i"), ...files]);
+      assertEquals(inferred.code, 0, inferred.stderr);
+      const verdicts = (s: string) => s.split("\n").filter((l) => l.startsWith("image_name:"));
+      const [p, i] = [verdicts(predicted.stdout), verdicts(inferred.stdout)];
+      assertEquals(p.length, files.length);
+      assertEquals(i.length, files.length, inferred.stdout);
+      for (const [k, line] of p.entries()) {
+        // Every pixel's error is above 1e-9: the defect area is 100% in both; the maxima agree to 1e-4.
+        assert(line.endsWith(", defect area 100.00%"), line);
+        assert(i[k].endsWith(", defect area 100.00%"), i[k]);
+        const max = (l: string) => Number(/map max ([0-9.]+)/.exec(l)![1]);
+        assert(Math.abs(max(line) - max(i[k])) <= 1e-4 * max(line), `${line}\n${i[k]}`);
+      }
+      assertStringIncludes(inferred.stdout, `heatmap: ${join(dir, "i")}`);
+
+      const metaPath = join(bundle, "metadata.json");
+      const meta = JSON.parse(await Deno.readTextFile(metaPath));
+      await Deno.writeTextFile(
+        metaPath,
+        JSON.stringify({ ...meta, anomalyMap: { method: "patch", options: {}, pixelThreshold: 1 } }),
+      );
+      const patch = await cli("infer.ts", [
+        "--model_dir",
+        bundle,
+        "--img_path",
+        imgDir,
+        "--heatmap",
+        join(dir, "x"),
+      ]);
+      assertCleanError(patch, "this bundle's patch map needs");
+      const misuse = await cli("predict.ts", [
+        "--data_type",
+        category,
+        "--model_dir",
+        modelDir,
+        "--map",
+        "gradcam",
+      ]);
+      assertCleanError(misuse, "--heatmap");
+      const patchExport = await cli("export.ts", [
+        "--data_type",
+        category,
+        "--model_dir",
+        modelDir,
+        "--map",
+        "patch",
+      ]);
+      assertCleanError(patchExport, "patch map");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -9,6 +9,7 @@ import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { exportBundle } from "../export/bundle.ts";
 import { runPaths } from "../train/config.ts";
+import { LOCALIZATION_METHODS } from "../io/localization_file.ts";
 
 const SUMMARY = "Export a trained model as a TensorFlow.js inference bundle.";
 
@@ -22,6 +23,11 @@ const FLAGS = defineFlags({
     default: "tfjs",
     choices: ["tfjs", "onnx", "all"],
     help: "model files: TensorFlow.js graph model, model.onnx, or both",
+  },
+  map: {
+    type: "string",
+    choices: LOCALIZATION_METHODS,
+    help: "the anomaly map the bundle carries (default: the map eval ranked best by AU-PRO, else sspcab)",
   },
 });
 
@@ -37,12 +43,21 @@ if (import.meta.main) {
       modelPath = runPaths({ category, modelDir: modelPath, logDir: "" }).best;
     }
     const outDir = flags.save_inference_dir || join("outputs", "inference", category);
-    const result = await exportBundle({ modelPath, category, outDir, format: flags.format });
+    const result = await exportBundle({ modelPath, category, outDir, format: flags.format, map: flags.map });
+    const m = result.metadata.anomalyMap;
+    const mapText = m
+      ? `, anomaly map ${m.method}${
+        m.pixelThreshold === null
+          ? " (no pixel threshold)"
+          : ` (pixel threshold ${m.pixelThreshold.toFixed(6)})`
+      }`
+      : ", no anomaly map";
     console.log(
       `exported ${category} (image size ${result.metadata.imageSize}, threshold ${
         result.metadata.threshold.toFixed(6)
-      })`,
+      }${mapText})`,
     );
+    if (result.note) console.log(`note: ${result.note}`);
     for (const f of result.files) console.log(`  ${f}`);
   });
 }

@@ -1,5 +1,7 @@
 /**
- * `deno task infer` — run an exported bundle on images (no training code involved).
+ * `deno task infer` — run an exported bundle on images (no training code involved); `--heatmap DIR` also
+ * writes the bundle's anomaly map with the predicted-mask outline per image and adds the map's maximum and
+ * defect area to each line.
  * @module
  */
 import {
@@ -14,7 +16,8 @@ import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { INFERENCE_ENGINES, inferImages, loadBundle } from "../export/infer.ts";
 import { inferImagesOnnx, loadOnnxBundle } from "../export/onnx_engine.ts";
-import { formatPrediction } from "../pipeline/predict.ts";
+import { formatPrediction, type Prediction } from "../pipeline/predict.ts";
+import { predictionLines } from "../pipeline/heatmap.ts";
 
 const SUMMARY = "Run an exported inference bundle on images.";
 
@@ -31,6 +34,11 @@ const FLAGS = defineFlags({
     help: "tfjs runs model.json; onnxruntime runs model.onnx (optional package onnxruntime-node)",
   },
   execution_provider: EXECUTION_PROVIDER_FLAG,
+  heatmap: {
+    type: "string",
+    help:
+      "also write <stem>.heatmap.png per image (the bundle's anomaly map and predicted mask) into this folder",
+  },
 });
 
 if (import.meta.main) {
@@ -43,14 +51,16 @@ if (import.meta.main) {
     const inputs = [...(flags.img_path ? [flags.img_path] : []), ...flags._];
     const batchSize = flags.batch_size;
     const maxPixels = maxPixelsFrom(flags.max_pixels);
+    const options = { batchSize, maxPixels, ...(flags.heatmap ? { heatmap: flags.heatmap } : {}) };
+    const print = (ps: Prediction[]) => {
+      for (const line of predictionLines(ps, formatPrediction, true)) console.log(line);
+    };
     if (flags.engine === "onnxruntime") {
       const bundle = await loadOnnxBundle(flags.model_dir, {
         executionProviders: [flags.execution_provider],
       });
       try {
-        for (const p of await inferImagesOnnx(bundle, inputs, { batchSize, maxPixels })) {
-          console.log(formatPrediction(p));
-        }
+        print(await inferImagesOnnx(bundle, inputs, options));
       } finally {
         await bundle.session.release();
       }
@@ -58,8 +68,6 @@ if (import.meta.main) {
     }
     await startBackend(flags.backend, () => {});
     const bundle = await loadBundle(flags.model_dir);
-    for (const p of await inferImages(bundle, inputs, { batchSize, maxPixels })) {
-      console.log(formatPrediction(p));
-    }
+    print(await inferImages(bundle, inputs, options));
   });
 }

@@ -1,7 +1,8 @@
 /**
  * `deno task predict` — is this image normal or anomalous? One line per image with its score and the
  * threshold. Accepts several files or a folder. `--heatmap DIR` also writes an anomaly-map overlay PNG per
- * image (`--map sspcab|gradcam`) and prints its path on the line after the verdict.
+ * image with the predicted-mask outline (`--map sspcab|gradcam|patch`, default the map eval ranked best,
+ * else sspcab), adds the map's maximum and defect area to the line and prints the PNG's path after it.
  * @module
  */
 import {
@@ -15,6 +16,7 @@ import {
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
 import { formatPrediction, HEATMAP_MAPS, predictImages } from "../pipeline/predict.ts";
+import { predictionLines } from "../pipeline/heatmap.ts";
 
 const SUMMARY = "Predict whether images are normal or anomalous with a trained, evaluated model.";
 
@@ -24,7 +26,11 @@ const FLAGS = defineFlags({
   model_dir: MODEL_DIR_FLAG,
   batch_size: { type: "number", default: 16, help: "images per forward pass" },
   heatmap: { type: "string", help: "also write an anomaly-map overlay PNG per image into this folder" },
-  map: { type: "string", default: "sspcab", choices: HEATMAP_MAPS, help: "the map --heatmap draws" },
+  map: {
+    type: "string",
+    choices: HEATMAP_MAPS,
+    help: "the map --heatmap draws (default: the map eval ranked best by AU-PRO, else sspcab)",
+  },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
@@ -34,6 +40,12 @@ if (import.meta.main) {
     const flags = parseCommand("predict", SUMMARY, FLAGS);
     if (!flags) return;
     if (!flags.data_type) throw new UserError("--data_type is required", "e.g. --data_type bottle");
+    if (flags.map && !flags.heatmap) {
+      throw new UserError(
+        "--map chooses the map --heatmap draws",
+        "add --heatmap DIR (the folder for the PNGs)",
+      );
+    }
     const inputs = [...(flags.img_file ? [flags.img_file] : []), ...flags._];
     await startBackend(flags.backend, () => {});
     const predictions = await predictImages({
@@ -44,9 +56,6 @@ if (import.meta.main) {
       batchSize: flags.batch_size,
       ...(flags.heatmap ? { heatmap: { dir: flags.heatmap, map: flags.map } } : {}),
     });
-    for (const p of predictions) {
-      console.log(formatPrediction(p));
-      if (p.heatmapPath) console.log(`  heatmap: ${p.heatmapPath}`);
-    }
+    for (const line of predictionLines(predictions, formatPrediction)) console.log(line);
   });
 }

@@ -9,7 +9,17 @@
 import { join } from "node:path";
 import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "./graph_model.ts";
 import { writeGraphModel } from "./bundle_io.ts";
-import { fittedModelPath, loadFittedModel, saveFittedModel } from "../eval/fitted_model.ts";
+import {
+  fittedMap,
+  type FittedModel,
+  fittedModelPath,
+  loadFittedModel,
+  saveFittedModel,
+} from "../eval/fitted_model.ts";
+import type { LocalizationMethod } from "../io/localization_file.ts";
+import { LOCALIZATION_METHODS } from "../io/localization_file.ts";
+import { type GraphMapSpec, graphMapSpec } from "./map_spec.ts";
+import type { ProjectionNetConfig } from "../model/projection_net.ts";
 import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
 import { disposeParams } from "../model/params.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../data/normalize.ts";
@@ -19,11 +29,92 @@ import { buildBundleOnnx, ONNX_MODEL_FILE, writeOnnxModel } from "./onnx/model_f
 import {
   BUNDLE_FILES,
   BUNDLE_FORMAT,
+  type BundleAnomalyMap,
   type BundleFormat,
   type BundleMetadata,
   writeBundleMetadata,
 } from "./bundle_metadata.ts";
 import { ONNX_OPSET } from "./onnx/export.ts";
+
+/** The anomaly map an export puts into the bundle: the graph's spec and what metadata records. */
+export interface ExportMapChoice {
+  /** What the graph computes (`null`: no `anomaly_map` output). */
+  spec: GraphMapSpec | null;
+  /** What `metadata.json` records (`null`: no map). */
+  anomalyMap: BundleAnomalyMap | null;
+  /** Why the choice was made, when it is not the stored default map (printed by the CLI). */
+  note?: string;
+}
+
+/**
+ * Which map a bundle carries: `requested` (`--map`), else the fitted model's default map (the one eval
+ * ranked best by AU-PRO), else — no stored map — the sspcab map without a pixel threshold when the model has
+ * SSPCAB, else none. A method this export cannot put into a graph, or that the model or density cannot give,
+ * is a {@link UserError}.
+ */
+export function chooseExportMap(
+  fitted: FittedModel,
+  config: ProjectionNetConfig,
+  requested?: LocalizationMethod,
+): ExportMapChoice {
+  if (requested !== undefined && !(LOCALIZATION_METHODS as readonly string[]).includes(requested)) {
+    throw new UserError(`unknown map "${requested}"`, `use one of ${LOCALIZATION_METHODS.join(", ")}`);
+  }
+  const stored = fittedMap(fitted, requested);
+  const method = requested ?? stored?.method;
+  let note: string | undefined;
+  if (!method) {
+    if (!config.sspcab) {
+      return {
+        spec: null,
+        anomalyMap: null,
+        note: "no anomaly map: eval stored none and the model has no SSPCAB block",
+      };
+    }
+    note = "the fitted density stores no evaluated map (eval ran without --localization): the bundle " +
+      "carries the sspcab map with no pixel threshold";
+  } else if (!stored) {
+    note = `the fitted density stores no ${method} map (run \`deno task eval --localization ${method}\`): ` +
+      "the bundle carries it with default options and no pixel threshold";
+  }
+  const chosen: LocalizationMethod = method ?? "sspcab";
+  const options = stored?.options ?? {};
+  switch (chosen) {
+    case "sspcab":
+      if (!config.sspcab) {
+        throw new UserError(
+          "the sspcab map needs a model with the SSPCAB block; this one was trained without it",
+          "export with --map gradcam (or patch)",
+        );
+      }
+      break;
+    case "gradcam":
+      if (fitted.density.kind !== "gaussian") {
+        throw new UserError(
+          `the gradcam map is the gradient of the Mahalanobis score; this model's density is "${fitted.density.kind}"`,
+          "evaluate with --density gaussian, or export with --map sspcab",
+        );
+      }
+      break;
+    case "patch":
+      throw new UserError(
+        "this bundle's patch map needs the patch model's own graph, which this export does not write yet",
+        "export with --map sspcab or --map gradcam",
+      );
+  }
+  const spec = graphMapSpec(chosen, options);
+  return {
+    spec,
+    anomalyMap: {
+      method: chosen,
+      options: stored
+        ? { ...stored.options }
+        : { sigma: spec.sigma, layer: chosen === "gradcam" ? "layer4" : "layer3" },
+      pixelThreshold: stored?.pixelThreshold ?? null,
+    },
+    ...(note ? { note } : {}),
+  };
+}
 
 /** Export a trained model and its fitted density (from `eval`) as an inference bundle in `outDir`. */
 export async function exportBundle(
@@ -36,8 +127,10 @@ export async function exportBundle(
     format?: BundleFormat;
     /** Element type of the ONNX model's `image` input (default float32). */
     onnxInput?: "float32" | "uint8";
+    /** The anomaly map to carry (default: the fitted model's default map, see {@link chooseExportMap}). */
+    map?: LocalizationMethod;
   },
-): Promise<{ dir: string; files: string[]; metadata: BundleMetadata }> {
+): Promise<{ dir: string; files: string[]; metadata: BundleMetadata; note?: string }> {
   const densityPath = options.densityPath ?? fittedModelPath(join(options.modelPath, ".."), options.category);
   const fitted = await loadFittedModel(densityPath);
   const model = await loadTrainedModel(options.modelPath, {
@@ -51,9 +144,10 @@ export async function exportBundle(
       throw new UserError(`unknown export format "${format}"`, "use tfjs, onnx or all");
     }
     const files: string[] = [];
-    // Both model files output SSPCAB's reconstruction-error map when the model has the block.
+    const map = chooseExportMap(fitted, model.net.config, options.map);
+    // Both model files output the chosen map.
     const outputs = [...(gaussian ? ["embedding", "score"] : ["embedding"])];
-    if (model.net.config.sspcab) outputs.push(ANOMALY_MAP_OUTPUT);
+    if (map.spec) outputs.push(ANOMALY_MAP_OUTPUT);
     if (format === "tfjs" || format === "all") {
       const artifacts = await buildGraphModel(model.net, {
         imageSize: model.config.size,
@@ -64,7 +158,11 @@ export async function exportBundle(
             l2Normalize: fitted.density.l2Normalize,
           }
           : undefined,
-        metadata: { category: options.category },
+        anomalyMap: map.spec ?? false,
+        metadata: {
+          category: options.category,
+          ...(map.anomalyMap ? { pixelThreshold: map.anomalyMap.pixelThreshold } : {}),
+        },
       });
       const graphOutputs = Object.keys(artifacts.modelJson.signature.outputs);
       if (outputs.some((o) => !graphOutputs.includes(o))) {
@@ -76,7 +174,12 @@ export async function exportBundle(
     let onnx: BundleMetadata["onnx"];
     if (format === "onnx" || format === "all") {
       const input = options.onnxInput ?? "float32";
-      const built = await buildBundleOnnx(model, fitted, { category: options.category, inputType: input });
+      const built = await buildBundleOnnx(model, fitted, {
+        category: options.category,
+        inputType: input,
+        anomalyMap: map.spec ?? false,
+        pixelThreshold: map.anomalyMap?.pixelThreshold ?? undefined,
+      });
       files.push(await writeOnnxModel(options.outDir, built.bytes));
       onnx = { file: ONNX_MODEL_FILE, opset: ONNX_OPSET, input, outputs: built.outputs };
     }
@@ -100,6 +203,7 @@ export async function exportBundle(
       exportedAt: new Date().toISOString(),
       formats: format === "all" ? ["tfjs", "onnx"] : [format],
       ...(onnx ? { onnx } : {}),
+      ...(map.anomalyMap ? { anomalyMap: map.anomalyMap } : {}),
     };
     await writeBundleMetadata(options.outDir, metadata);
     return {
@@ -110,6 +214,7 @@ export async function exportBundle(
         join(options.outDir, BUNDLE_FILES.metadata),
       ],
       metadata,
+      ...(map.note ? { note: map.note } : {}),
     };
   } finally {
     disposeParams(model.net.params);

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { ONNX_MODEL_FILE } from "./onnx/model_file.ts";
+import { LOCALIZATION_METHODS, type LocalizationMethod } from "../io/localization_file.ts";
 import { writeJsonAtomic } from "../io/atomic_write.ts";
 import {
   arrayField,
@@ -58,6 +59,21 @@ export interface BundleMetadata {
   formats?: Array<"tfjs" | "onnx">;
   /** The ONNX model, when exported: file, opset, input element type and graph outputs. */
   onnx?: { file: string; opset: number; input: "float32" | "uint8"; outputs: string[] };
+  /**
+   * The map the `anomaly_map` output carries (absent in bundles from before it was recorded: the sspcab map,
+   * no pixel threshold).
+   */
+  anomalyMap?: BundleAnomalyMap;
+}
+
+/** What a bundle records about its anomaly map. */
+export interface BundleAnomalyMap {
+  /** The method (`sspcab` or `gradcam` in the graph; `patch` by its own model). */
+  method: LocalizationMethod;
+  /** The options the map is computed with (`sigma`, `layer`, `patch_size`, `stride`). */
+  options: Record<string, number | string>;
+  /** A map value ≥ it marks a defect pixel; `null` when eval stored no map (no pixel threshold known). */
+  pixelThreshold: number | null;
 }
 
 /** Where a bundle's metadata lives. */
@@ -102,5 +118,23 @@ export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
       if (f !== "tfjs" && f !== "onnx") throw fieldError(source, `formats[${i}]`, `"tfjs" or "onnx"`, f);
     });
   }
+  if (doc.anomalyMap !== undefined) checkAnomalyMap(source, doc.anomalyMap);
   return doc as unknown as BundleMetadata;
+}
+
+function checkAnomalyMap(source: JsonSource, value: unknown): void {
+  const m = objectField(source, value, "anomalyMap");
+  if (!(LOCALIZATION_METHODS as readonly unknown[]).includes(m.method)) {
+    throw fieldError(source, "anomalyMap.method", `one of ${LOCALIZATION_METHODS.join(", ")}`, m.method);
+  }
+  const options = objectField(source, m.options, "anomalyMap.options");
+  for (const [k, v] of Object.entries(options)) {
+    if (typeof v !== "string" && (typeof v !== "number" || !Number.isFinite(v))) {
+      throw fieldError(source, `anomalyMap.options.${k}`, "a number or a string", v);
+    }
+  }
+  const t = m.pixelThreshold;
+  if (t !== null && (typeof t !== "number" || !Number.isFinite(t))) {
+    throw fieldError(source, "anomalyMap.pixelThreshold", "a finite number or null", t);
+  }
 }

@@ -19,10 +19,16 @@
  *   `sqrt((e/‖e‖ − μ)ᵀ P (e/‖e‖ − μ))` of the L2-normalised embedding (no normalisation when the density says
  *   so);
  * - output `logits` (optional): `[-1, numClasses]`, the classifier head;
- * - output `anomaly_map` (default when the model has SSPCAB): `[-1, H, W]`, SSPCAB's reconstruction error
- *   `mean_c (SSPCAB(F) − F)²` at every layer3 position (`Sub`, `Mul`, `Mean` over the channels), upsampled to
- *   the input size by `ResizeBilinear` with half-pixel centres (PyTorch `align_corners=False`) — the map of
- *   `lib/localize/sspcab_map.ts` with no smoothing.
+ * - output `anomaly_map` (default when the model has SSPCAB): `[-1, H, W]`, either SSPCAB's reconstruction
+ *   error `mean_c (SSPCAB(F) − F)²` at every layer3 position (`Sub`, `Mul`, `Mean` over the channels),
+ *   upsampled to the input size by `ResizeBilinear` with half-pixel centres (PyTorch `align_corners=False`) —
+ *   the map of `lib/localize/sspcab_map.ts` — or GradCAM of the score w.r.t. layer4
+ *   (`lib/localize/gradcam.ts`) by forward ops only: with `A` = layer4 `[N, h, w, C]`, `e = mean_hw A`,
+ *   `n = max(‖e‖, 1e-12)`, `z = e/n`, `d = z − μ`, `s = sqrt(max(dᵀPd, 1e-12))`, the gradient is
+ *   `∂s/∂z = P d / s`, `∂s/∂e = (∂s/∂z − z (zᵀ ∂s/∂z)) / n` (just `∂s/∂z` without L2 normalisation) and
+ *   `∂s/∂A = ∂s/∂e / (h·w)` at every position, so `α = ∂s/∂e / (h·w)` and `cam = ReLU(Σ_c α_c A_c)`. A smoothed
+ *   map (σ > 0, GradCAM's default 4) is upsampled and blurred by two constant `MatMul`s,
+ *   `M_h · cam · M_wᵀ` with `M = Blur · Resize` (see `map_spec.ts`).
  *
  * Run it with `model.execute({ image }, ["embedding", "score"])` (or `executeAsync`).
  * @module
@@ -31,6 +37,13 @@ import { BN_EPS } from "../model/layers.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import { RESNET18_EMBED_DIM, RESNET18_WIDTHS } from "../model/resnet18.ts";
 import { sspcabOffsets } from "../model/sspcab.ts";
+import {
+  type GraphMapSpec,
+  graphMapSpec,
+  symmetricPart,
+  transposeToFloat32,
+  upsampleMatrix,
+} from "./map_spec.ts";
 
 /** Format tag of a TensorFlow.js graph model's `model.json`. */
 export const GRAPH_MODEL_FORMAT = "graph-model";
@@ -70,10 +83,11 @@ export interface GraphModelOptions {
   /** Add the classifier's `logits` output (default false). */
   includeLogits?: boolean;
   /**
-   * Add the `anomaly_map` output (SSPCAB's reconstruction error upsampled to the input size). Default: true
-   * when the model has SSPCAB; asking for it on a model without SSPCAB is an error.
+   * The `anomaly_map` output: `true` or a spec with method `sspcab` (SSPCAB's reconstruction error upsampled
+   * to the input size; needs the SSPCAB block) or `gradcam` (GradCAM of the score w.r.t. layer4; needs
+   * `density`), `false` for none. Default: the sspcab map when the model has SSPCAB, else none.
    */
-  anomalyMap?: boolean;
+  anomalyMap?: boolean | GraphMapSpec;
   /**
    * Use fused `_FusedConv2D` / `_FusedMatMul` nodes (conv + bias + ReLU in one kernel; default true). Set false
    * for plain `Conv2D` + `BiasAdd` + `Relu`, e.g. for runtimes other than TensorFlow.js.
@@ -591,10 +605,7 @@ export async function buildGraphModel(
   }
   const dim = RESNET18_EMBED_DIM;
   if (options.density) checkDensity(options.density, dim);
-  const withMap = options.anomalyMap ?? Boolean(net.config.sspcab);
-  if (withMap && !net.config.sspcab) {
-    throw new Error("buildGraphModel: anomalyMap needs a model with the SSPCAB block; this one has none");
-  }
+  const mapSpec = resolveMapSpec(options.anomalyMap, Boolean(net.config.sspcab), Boolean(options.density));
   const g: GraphState = { nodes: [], consts: [], names: new Set(), fuse: options.fuse ?? true };
   const read = paramReader(net);
 
@@ -622,7 +633,9 @@ export async function buildGraphModel(
     if (layer === 4 && net.config.sspcab) {
       const f = y;
       y = await sspcabNodes(g, net, read, f, [layer3Size(height), layer3Size(width)]);
-      if (withMap) mapNode = anomalyMapNodes(g, f, y, [height, width]);
+      if (mapSpec?.method === "sspcab") {
+        mapNode = anomalyMapNodes(g, f, y, [layer3Size(height), layer3Size(width)], [height, width], mapSpec);
+      }
     }
     for (let b = 0; b < 2; b++) {
       y = await basicBlock(g, net, read, `resnet18.layer${layer}.${b}`, y, layer > 1 && b === 0 ? 2 : 1);
@@ -634,6 +647,10 @@ export async function buildGraphModel(
   };
 
   if (options.density) outputs.score = signatureEntry(scoreNodes(g, pooled, options.density, dim), [-1]);
+  if (mapSpec?.method === "gradcam") {
+    const hw4: [number, number] = [layer4Size(height), layer4Size(width)];
+    mapNode = gradcamNodes(g, y, pooled, options.density!, dim, hw4, [height, width], mapSpec.sigma);
+  }
 
   if (options.includeLogits) {
     let h = pooled;
@@ -673,12 +690,7 @@ export async function buildGraphModel(
             formula: "sqrt(max(0, (e' - mean)^T precision (e' - mean))), e' = e / max(|e|, 1e-12)",
           }
           : null,
-        anomalyMap: mapNode
-          ? {
-            kind: "sspcab-reconstruction-error",
-            formula: "mean_c (SSPCAB(layer3) - layer3)^2, bilinear (half-pixel centres) to the input size",
-          }
-          : null,
+        anomalyMap: mapSpec ? mapMetadata(mapSpec) : null,
         config: JSON.parse(JSON.stringify(net.config)),
         fused: g.fuse,
         ...(options.metadata ? { user: JSON.parse(JSON.stringify(options.metadata)) } : {}),
@@ -688,18 +700,135 @@ export async function buildGraphModel(
   return { modelJson, weightData: packWeights(g.consts) };
 }
 
+/** The map a graph gets from the `anomalyMap` option (see {@link GraphModelOptions}), checked. */
+function resolveMapSpec(
+  option: GraphModelOptions["anomalyMap"],
+  hasSspcab: boolean,
+  hasDensity: boolean,
+): GraphMapSpec | null {
+  if (option === false || (option === undefined && !hasSspcab)) return null;
+  const spec = option === true || option === undefined ? graphMapSpec("sspcab") : option;
+  if (spec.method === "sspcab" && !hasSspcab) {
+    throw new Error("buildGraphModel: anomalyMap needs a model with the SSPCAB block; this one has none");
+  }
+  if (spec.method === "gradcam" && !hasDensity) {
+    throw new Error(
+      "buildGraphModel: the gradcam anomalyMap needs a Gaussian density (it is the score's gradient)",
+    );
+  }
+  if (!(spec.sigma >= 0)) throw new Error(`buildGraphModel: anomalyMap sigma must be ≥ 0, got ${spec.sigma}`);
+  return spec;
+}
+
+/** What `userDefinedMetadata.sspcab.anomalyMap` says about the map. */
+function mapMetadata(spec: GraphMapSpec): Record<string, unknown> {
+  const smoothing = spec.sigma > 0 ? `, Gaussian sigma ${spec.sigma} px (reflect border)` : "";
+  return spec.method === "sspcab"
+    ? {
+      kind: "sspcab-reconstruction-error",
+      method: "sspcab",
+      sigma: spec.sigma,
+      formula: "mean_c (SSPCAB(layer3) - layer3)^2, bilinear (half-pixel centres) to the input size" +
+        smoothing,
+    }
+    : {
+      kind: "gradcam",
+      method: "gradcam",
+      layer: "layer4",
+      sigma: spec.sigma,
+      formula: "ReLU(sum_c alpha_c A_c), A = layer4, alpha = d score / d mean_hw(A) / (h*w) (analytic), " +
+        "bilinear (half-pixel centres) to the input size" + smoothing,
+    };
+}
+
+/** Spatial size of ResNet18's layer4 output for an input side of `size`. */
+export function layer4Size(size: number): number {
+  return convOut(layer3Size(size), 3, 2, 1);
+}
+
+function matMul(g: GraphState, name: string, a: string, b: string): string {
+  return addNode(g, name, "MatMul", [a, b], {
+    ...T_FLOAT,
+    transpose_a: attrBool(false),
+    transpose_b: attrBool(false),
+  });
+}
+
+function reshape(g: GraphState, name: string, x: string, shape: readonly number[]): string {
+  return addNode(g, name, "Reshape", [x, ints(g, `${name}/shape`, shape)], {
+    ...T_FLOAT,
+    Tshape: attrType("DT_INT32"),
+  });
+}
+
+function transpose(g: GraphState, name: string, x: string, perm: readonly number[]): string {
+  return addNode(g, name, "Transpose", [x, ints(g, `${name}/perm`, perm)], {
+    ...T_FLOAT,
+    Tperm: attrType("DT_INT32"),
+  });
+}
+
+/**
+ * A `[-1, h, w]` grid upsampled (and smoothed with `sigma`) to `[-1, H, W]` by two constant `MatMul`s:
+ * `M_h · grid · M_wᵀ` (see `map_spec.ts`), as reshapes and transposes around plain 2-D `MatMul`s. The last
+ * node is named `out`.
+ */
+function matrixUpsampleNodes(
+  g: GraphState,
+  prefix: string,
+  grid: string,
+  [h, w]: readonly [number, number],
+  [height, width]: readonly [number, number],
+  sigma: number,
+  out: string,
+): string {
+  const mwT = addConst(g, `${prefix}/mw_t`, transposeToFloat32(upsampleMatrix(w, width, sigma), width, w), [
+    w,
+    width,
+  ]);
+  const mhT = addConst(
+    g,
+    `${prefix}/mh_t`,
+    transposeToFloat32(upsampleMatrix(h, height, sigma), height, h),
+    [h, height],
+  );
+  const rows = matMul(g, `${prefix}/cols`, reshape(g, `${prefix}/flat_rows`, grid, [-1, w]), mwT); // [N·h, W]
+  const byCol = transpose(g, `${prefix}/swap1`, reshape(g, `${prefix}/unflat1`, rows, [-1, h, width]), [
+    0,
+    2,
+    1,
+  ]);
+  const full = matMul(g, `${prefix}/rows`, reshape(g, `${prefix}/flat_cols`, byCol, [-1, h]), mhT); // [N·W, H]
+  return transpose(g, out, reshape(g, `${prefix}/unflat2`, full, [-1, width, height]), [0, 2, 1]);
+}
+
 /**
  * SSPCAB's reconstruction error `mean_c (s − f)²` (`f` = layer3, `s` = SSPCAB's output, NHWC) upsampled
- * bilinearly (half-pixel centres) to `[height, width]`: the `anomaly_map` node, `[-1, height, width]`.
+ * bilinearly (half-pixel centres) to `[height, width]` — by `ResizeBilinear`, or with smoothing by the
+ * constant matrices: the `anomaly_map` node, `[-1, height, width]`.
  */
 function anomalyMapNodes(
   g: GraphState,
   f: string,
   s: string,
+  hw: readonly [number, number],
   [height, width]: readonly [number, number],
+  spec: GraphMapSpec,
 ): string {
   const diff = binary(g, "anomaly_map/diff", "Sub", s, f);
   const sq = binary(g, "anomaly_map/square", "Mul", diff, diff);
+  if (spec.sigma > 0) {
+    const grid = reduce(g, "anomaly_map/channel_mean", "Mean", sq, [3], false);
+    return matrixUpsampleNodes(
+      g,
+      "anomaly_map/upsample",
+      grid,
+      hw,
+      [height, width],
+      spec.sigma,
+      ANOMALY_MAP_OUTPUT,
+    );
+  }
   const grid = reduce(g, "anomaly_map/channel_mean", "Mean", sq, [3], true);
   const size = ints(g, "anomaly_map/resize/size", [height, width]);
   const up = addNode(g, "anomaly_map/resize", "ResizeBilinear", [grid, size], {
@@ -709,6 +838,60 @@ function anomalyMapNodes(
   });
   const shape = ints(g, "anomaly_map/shape", [-1, height, width]);
   return addNode(g, ANOMALY_MAP_OUTPUT, "Reshape", [up, shape], { ...T_FLOAT, Tshape: attrType("DT_INT32") });
+}
+
+/**
+ * GradCAM of the score w.r.t. layer4 `a` (`[-1, h, w, C]`) with the analytic gradient (see the module doc),
+ * upsampled and smoothed to `[-1, height, width]`: the `anomaly_map` node. `pooled` is `mean_hw a`.
+ */
+function gradcamNodes(
+  g: GraphState,
+  a: string,
+  pooled: string,
+  density: GraphDensity,
+  dim: number,
+  [h, w]: readonly [number, number],
+  [height, width]: readonly [number, number],
+  sigma: number,
+): string {
+  const p = "anomaly_map/gradcam";
+  let z = pooled;
+  let norm: string | undefined;
+  const l2 = density.l2Normalize ?? true;
+  if (l2) {
+    const ss = reduce(g, `${p}/l2/sum`, "Sum", binary(g, `${p}/l2/square`, "Mul", pooled, pooled), [1], true);
+    const eps = addConst(g, `${p}/l2/min_norm`, Float32Array.of(MIN_NORM), []);
+    norm = binary(g, `${p}/l2/max`, "Maximum", addNode(g, `${p}/l2/norm`, "Sqrt", [ss], T_FLOAT), eps);
+    z = binary(g, `${p}/l2/normalize`, "RealDiv", pooled, norm);
+  }
+  const d = binary(g, `${p}/centered`, "Sub", z, "score/mean");
+  // ∂(dᵀPd)/∂d = (P + Pᵀ) d: the score's own precision constant when P is symmetric, else its symmetric part.
+  const sym = symmetricPart(density.precision, dim);
+  const precision = sym.symmetric
+    ? "score/precision"
+    : addConst(g, `${p}/precision_sym`, sym.values, [dim, dim]);
+  const pd = matMul(g, `${p}/p_d`, d, precision);
+  const q = reduce(g, `${p}/quadratic`, "Sum", binary(g, `${p}/p_d_d`, "Mul", pd, d), [1], true);
+  const floor = addConst(g, `${p}/min_quadratic`, Float32Array.of(1e-12), []);
+  const s = addNode(g, `${p}/score`, "Sqrt", [binary(g, `${p}/clamp`, "Maximum", q, floor)], T_FLOAT);
+  let grad = binary(g, `${p}/d_score_d_z`, "RealDiv", pd, s);
+  if (norm) {
+    const zg = reduce(g, `${p}/z_dot_grad`, "Sum", binary(g, `${p}/z_grad`, "Mul", z, grad), [1], true);
+    const tangent = binary(g, `${p}/tangent`, "Sub", grad, binary(g, `${p}/z_zg`, "Mul", z, zg));
+    grad = binary(g, `${p}/d_score_d_e`, "RealDiv", tangent, norm);
+  }
+  const perPosition = addConst(g, `${p}/per_position`, Float32Array.of(1 / (h * w)), []);
+  const alpha = reshape(g, `${p}/alpha4`, binary(g, `${p}/alpha`, "Mul", grad, perPosition), [-1, 1, 1, dim]);
+  const weighted = reduce(
+    g,
+    `${p}/weighted_sum`,
+    "Sum",
+    binary(g, `${p}/weighted`, "Mul", a, alpha),
+    [3],
+    false,
+  );
+  const cam = addNode(g, `${p}/relu`, "Relu", [weighted], T_FLOAT);
+  return matrixUpsampleNodes(g, `${p}/upsample`, cam, [h, w], [height, width], sigma, ANOMALY_MAP_OUTPUT);
 }
 
 /** The Mahalanobis score of the (L2-normalised) embedding, `[-1]`. */

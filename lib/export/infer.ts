@@ -7,7 +7,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { loadGraphModelFromDir } from "./bundle_io.ts";
-import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
+import {
+  BUNDLE_FILES,
+  type BundleAnomalyMap,
+  type BundleMetadata,
+  readBundleMetadata,
+} from "./bundle_metadata.ts";
+import { heatmapPaths, summarizeMap, writeHeatmap } from "../pipeline/heatmap.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
 import { scoreEmbeddings } from "../eval/density.ts";
 import { loadRgb, type RgbImage } from "../data/images.ts";
@@ -28,6 +34,8 @@ export interface InferenceBundle {
   metadata: BundleMetadata;
   /** The fitted density (for KDE bundles, where the graph outputs only embeddings). */
   fitted: FittedModel;
+  /** The bundle's folder (for messages). */
+  dir?: string;
 }
 
 /** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */
@@ -41,7 +49,7 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
   }
   const fitted = await loadFittedModel(join(dir, BUNDLE_FILES.density));
   const model = await loadGraphModelFromDir(dir);
-  return { model, metadata, fitted };
+  return { model, metadata, fitted, dir };
 }
 
 /** What {@link runBundleBatch} gives for a batch. */
@@ -134,20 +142,111 @@ export async function inferMaps(bundle: InferenceBundle, images: RgbImage[]): Pr
   return images.map((_, i) => maps!.slice(i * per, (i + 1) * per));
 }
 
+/**
+ * The map a bundle's `anomaly_map` output carries, as its metadata records it; a bundle from before the
+ * record with the output carries the sspcab map (no pixel threshold); `null` when it has no map.
+ */
+export function bundleAnomalyMap(metadata: BundleMetadata): BundleAnomalyMap | null {
+  if (metadata.anomalyMap) return metadata.anomalyMap;
+  return metadata.outputs.includes(ANOMALY_MAP_OUTPUT)
+    ? { method: "sspcab", options: { sigma: 0, layer: "layer3" }, pixelThreshold: null }
+    : null;
+}
+
+/**
+ * The map `infer --heatmap` draws from a bundle, checked: the graph computes `sspcab` and `gradcam` maps
+ * itself; any other method, or a bundle without a map, is a {@link UserError} naming the bundle.
+ */
+export function heatmapSource(metadata: BundleMetadata, dir: string): BundleAnomalyMap {
+  const map = bundleAnomalyMap(metadata);
+  const where = join(dir, BUNDLE_FILES.metadata);
+  if (!map) {
+    throw new UserError(
+      `this bundle (${where}) has no ${ANOMALY_MAP_OUTPUT}: its model has no SSPCAB block and eval stored no map`,
+      "evaluate with `deno task eval --localization gradcam` and export again",
+    );
+  }
+  switch (map.method) {
+    case "sspcab":
+    case "gradcam":
+      if (!metadata.outputs.includes(ANOMALY_MAP_OUTPUT)) {
+        throw new UserError(
+          `${where} records the ${map.method} map but lists no ${ANOMALY_MAP_OUTPUT} output`,
+          "export the bundle again with `deno task export`",
+        );
+      }
+      return map;
+    case "patch":
+      throw new UserError(
+        `this bundle's patch map needs the patch model's own graph, which this version of infer cannot run (${where})`,
+        "export the bundle with --map sspcab or --map gradcam",
+      );
+    default:
+      throw new UserError(
+        `${where}: unknown anomaly map method "${(map as { method: string }).method}"`,
+        "export the bundle again with `deno task export`",
+      );
+  }
+}
+
+/** Options of {@link inferImages} and `inferImagesOnnx`. */
+export interface InferOptions {
+  /** Images per forward pass (default 8). */
+  batchSize?: number;
+  /** Decompression-bomb limit. */
+  maxPixels?: number;
+  /**
+   * Also write `<stem>.heatmap.png` per image into this folder (the bundle's map over the image with the
+   * predicted-mask outline at its pixel threshold); each prediction then carries the map's maximum and
+   * defect area.
+   */
+  heatmap?: string;
+}
+
+/**
+ * The map fields of a batch's predictions (and their heatmap PNGs): `maps` is `n × side²` row-major, the
+ * bundle's `anomaly_map` for `images`.
+ */
+export async function heatmapFields(
+  map: BundleAnomalyMap,
+  dir: string,
+  paths: readonly string[],
+  names: readonly string[],
+  images: readonly RgbImage[],
+  maps: Float32Array,
+): Promise<Array<Pick<Prediction, "heatmapPath" | "mapMax" | "defectArea" | "mapMethod">>> {
+  const per = maps.length / images.length;
+  const out = [];
+  for (let i = 0; i < images.length; i++) {
+    const m = maps.subarray(i * per, (i + 1) * per);
+    const summary = summarizeMap(m, map.pixelThreshold, `the ${map.method} map of ${paths[i]}`);
+    const file = join(dir, names[i]);
+    await writeHeatmap(file, images[i], m, map.pixelThreshold);
+    out.push({ heatmapPath: file, mapMethod: map.method, ...summary });
+  }
+  return out;
+}
+
 /** Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit. */
 export async function inferImages(
   bundle: InferenceBundle,
   inputs: string[],
-  options: { batchSize?: number; maxPixels?: number } = {},
+  options: InferOptions = {},
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(inputs);
   const size = bundle.metadata.imageSize;
   const batchSize = Math.max(1, options.batchSize ?? 8);
+  const map = options.heatmap !== undefined ? heatmapSource(bundle.metadata, bundle.dir ?? ".") : null;
+  const names = options.heatmap !== undefined ? heatmapPaths("", paths) : [];
   const out: Prediction[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
     const chunk = paths.slice(start, start + batchSize);
     const images = await Promise.all(chunk.map((p) => loadRgb(p, size, { maxPixels: options.maxPixels })));
-    const scores = await scoreRgbImages(bundle, images);
+    const res = await runBundleBatch(bundle, images, { maps: map !== null });
+    const scores = res.scores!;
+    const fields = map
+      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, res.maps!)
+      : [];
     chunk.forEach((path, i) => {
       const score = scores[i];
       out.push({
@@ -155,6 +254,7 @@ export async function inferImages(
         score,
         threshold: bundle.metadata.threshold,
         anomalous: score >= bundle.metadata.threshold,
+        ...(fields[i] ?? {}),
       });
     });
   }

@@ -1,5 +1,5 @@
 /**
- * Export: the TensorFlow.js graph model written from our network (with SSPCAB's anomaly map as an output), the
+ * Export: the TensorFlow.js graph model written from our network (with an anomaly map — SSPCAB's or GradCAM's — as an output), the
  * ONNX model (`./onnx/`), the inference bundle (graph model and/or model.onnx + density + threshold + metadata)
  * and running a bundle on images without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
  *
@@ -19,7 +19,16 @@
  * ```
  * @module
  */
-export { exportBundle } from "./bundle.ts";
+export { chooseExportMap, exportBundle, type ExportMapChoice } from "./bundle.ts";
+export {
+  GRAPH_MAP_METHODS,
+  type GraphMapMethod,
+  type GraphMapSpec,
+  graphMapSpec,
+  symmetricPart,
+  transposeToFloat32,
+  upsampleMatrix,
+} from "./map_spec.ts";
 export {
   graphModelDirHandler,
   loadGraphModelFromArtifacts,
@@ -34,6 +43,7 @@ export {
 export {
   BUNDLE_FILES,
   BUNDLE_FORMAT,
+  type BundleAnomalyMap,
   type BundleFormat,
   type BundleMetadata,
   bundleMetadataPath,
@@ -54,17 +64,22 @@ export {
   type GraphModelOptions,
   type GraphNodeJson,
   layer3Size,
+  layer4Size,
   type SignatureEntry,
   type TensorShapeJson,
   type WeightEntry,
 } from "./graph_model.ts";
 export {
+  bundleAnomalyMap,
   type BundleBatchOutput,
   hasAnomalyMap,
+  heatmapFields,
+  heatmapSource,
   INFERENCE_ENGINES,
   type InferenceBundle,
   inferImages,
   inferMaps,
+  type InferOptions,
   loadBundle,
   packImages,
   runBundleBatch,
@@ -101,6 +116,8 @@ export {
 } from "./onnx/mod.ts";
 
 // Types and values the API above refers to, defined in other areas.
+export type { FittedMap } from "../eval/fitted_model.ts";
+export type { LocalizationMethod } from "../io/localization_file.ts";
 export type { FittedModel } from "../eval/fitted_model.ts";
 export type { GraphModel } from "../util/tensor_types.ts";
 export type { IOHandler } from "../util/tensor_types.ts";

@@ -18,7 +18,7 @@
  * the same lines and JSON; each batch of images goes through in one `session.run`.
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadRgb } from "../data/images.ts";
 import { expandImagePaths } from "../data/image_paths.ts";
 import { type FittedModel, loadFittedModel } from "../eval/fitted_model.ts";
@@ -27,6 +27,8 @@ import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
+import { heatmapFields, heatmapSource, type InferOptions } from "./infer.ts";
+import { heatmapPaths } from "../pipeline/heatmap.ts";
 import { ONNX_MODEL_FILE, type OnnxModelInfo, onnxModelInfo, readOnnxFile } from "./onnx/model_file.ts";
 
 /** The npm package of the engine. */
@@ -248,9 +250,19 @@ export async function runOnnxBatch(
 export async function inferImagesOnnx(
   bundle: OnnxBundle,
   inputs: string[],
-  options: { batchSize?: number; maxPixels?: number } = {},
+  options: InferOptions = {},
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(inputs);
+  const map = options.heatmap !== undefined
+    ? heatmapSource(bundle.metadata, dirname(bundle.modelPath))
+    : null;
+  if (map && !bundle.info.outputs.includes(ANOMALY_MAP_OUTPUT)) {
+    throw new UserError(
+      `${bundle.modelPath} has no ${ANOMALY_MAP_OUTPUT} output`,
+      "export the bundle again with `deno task export --format onnx`",
+    );
+  }
+  const names = options.heatmap !== undefined ? heatmapPaths("", paths) : [];
   const { height, width } = bundle.info;
   const per = height * width * 3;
   const batchSize = Math.max(1, options.batchSize ?? 8);
@@ -263,8 +275,11 @@ export async function inferImagesOnnx(
     );
     const pixels = new Uint8Array(chunk.length * per);
     images.forEach((img, i) => pixels.set(img.data, i * per));
-    const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: false });
+    const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: map !== null });
     const scores = res.score ?? scoreEmbeddings(bundle.fitted.density, res.embedding, chunk.length);
+    const fields = map
+      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, res.anomalyMap!)
+      : [];
     chunk.forEach((path, i) => {
       const score = Number(scores[i]);
       out.push({
@@ -272,6 +287,7 @@ export async function inferImagesOnnx(
         score,
         threshold,
         anomalous: res.predLabel ? res.predLabel[i] === 1 : score >= threshold,
+        ...(fields[i] ?? {}),
       });
     });
   }

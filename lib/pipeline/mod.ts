@@ -26,14 +26,27 @@ export {
   syntheticOptions,
 } from "./ensure_dataset.ts";
 export {
+  computeMaps,
   formatPrediction,
   HEATMAP_MAPS,
   type HeatmapMap,
   heatmapNames,
   predictImages,
   type Prediction,
+  predictMapMethod,
   type PredictOptions,
 } from "./predict.ts";
+export {
+  heatmapPaths,
+  heatmapPicture,
+  type MapSummary,
+  noPixelThresholdNote,
+  PREDICTED_MASK_COLOR,
+  predictedMask,
+  predictionLines,
+  summarizeMap,
+  writeHeatmap,
+} from "./heatmap.ts";
 export {
   type CategoryLocalization,
   formatLeftOut,
@@ -68,4 +81,5 @@ export type {
 export { LOCALIZATION_METHODS, MASK_RESIZE } from "../io/localization_file.ts";
 export type { FittedMap } from "../eval/fitted_model.ts";
 export type { ImageRecord } from "../data/mvtec.ts";
-export type { RgbImage } from "../data/rgb_image.ts";
+export type { Mask, RgbImage } from "../data/rgb_image.ts";
+export type { Rgb } from "../plot/images.ts";

@@ -3,16 +3,20 @@
  * the anomaly score and the threshold; optionally an anomaly-map overlay PNG per image.
  * @module
  */
-import { basename, extname, join } from "node:path";
-import { loadRgb, saveRgbPng } from "../data/images.ts";
+import { loadRgb, type RgbImage } from "../data/images.ts";
 import { gradcamMaps } from "../localize/gradcam.ts";
 import { sspcabMaps } from "../localize/sspcab_map.ts";
-import { heatmapOverlay } from "../plot/images.ts";
+import { patchMaps } from "../localize/patch.ts";
+import type { TrunkLayer } from "../localize/trunk.ts";
+import { heatmapNames, heatmapPaths, summarizeMap, writeHeatmap } from "./heatmap.ts";
+import type { ProjectionNet } from "../model/projection_net.ts";
+import { UserError } from "../util/errors.ts";
+import { LOCALIZATION_METHODS, type LocalizationMethod } from "../io/localization_file.ts";
 
 import { expandImagePaths } from "../data/image_paths.ts";
 import { embedImages } from "../eval/embed.ts";
 import { scoreRows } from "../eval/density.ts";
-import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
+import { fittedMap, type FittedModel, fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
 import { checkDensityMatchesModel, loadTrainedModel } from "../train/model_file.ts";
 import { runPaths } from "../train/config.ts";
 import { disposeParams } from "../model/params.ts";
@@ -29,10 +33,16 @@ export interface Prediction {
   anomalous: boolean;
   /** The anomaly-map overlay PNG written for this image, when asked for. */
   heatmapPath?: string;
+  /** The maximum of the image's anomaly map, when one was computed. */
+  mapMax?: number;
+  /** Fraction of the map's pixels ≥ the pixel threshold (absent without a stored pixel threshold). */
+  defectArea?: number;
+  /** The map method, when one was computed. */
+  mapMethod?: LocalizationMethod;
 }
 
 /** Anomaly maps `predict --heatmap` can draw. */
-export const HEATMAP_MAPS = ["sspcab", "gradcam"] as const;
+export const HEATMAP_MAPS: typeof LOCALIZATION_METHODS = LOCALIZATION_METHODS;
 
 /** A value of {@link HEATMAP_MAPS}. */
 export type HeatmapMap = typeof HEATMAP_MAPS[number];
@@ -50,29 +60,75 @@ export interface PredictOptions {
   /** Decompression-bomb limit. */
   maxPixels?: number;
   /**
-   * Also write one overlay PNG per image into `dir` (`<name>.heatmap.png`): the `map` anomaly map (SSPCAB
-   * reconstruction error by default) in the inferno colour map over the image, scaled to the image's own
-   * map range.
+   * Also write one overlay PNG per image into `dir` (`<name>.heatmap.png`): the `map` anomaly map (default:
+   * the fitted model's default map, the one eval ranked best, else sspcab) in the inferno colour map over
+   * the image, scaled to the image's own map range, with the predicted-mask outline at the stored pixel
+   * threshold; each prediction then carries the map's maximum and defect area.
    */
   heatmap?: { dir: string; map?: HeatmapMap };
 }
 
-/** File names `<stem>.heatmap.png` for `paths`, made unique with `-2`, `-3`, … when stems repeat. */
-export function heatmapNames(paths: readonly string[]): string[] {
-  const used = new Set<string>();
-  return paths.map((p) => {
-    const stem = basename(p, extname(p));
-    let name = `${stem}.heatmap.png`;
-    for (let k = 2; used.has(name); k++) name = `${stem}-${k}.heatmap.png`;
-    used.add(name);
-    return name;
-  });
+export { heatmapNames };
+
+/**
+ * Format a prediction as the reference prints it; with a map, `, map max X.XXXXXX` and (with a pixel
+ * threshold) `, defect area Y.YY%` follow. `predict` and `infer` print the same line.
+ */
+export function formatPrediction(p: Prediction): string {
+  const map = p.mapMax === undefined ? "" : `, map max ${p.mapMax.toFixed(6)}` +
+    (p.defectArea === undefined ? "" : `, defect area ${(100 * p.defectArea).toFixed(2)}%`);
+  return `image_name: ${p.path}, data is ${p.anomalous ? "anomalous" : "normal"}, ` +
+    `score is ${p.score.toFixed(6)}, threshold is ${p.threshold.toFixed(6)}${map}`;
 }
 
-/** Format a prediction as the reference prints it. */
-export function formatPrediction(p: Prediction): string {
-  return `image_name: ${p.path}, data is ${p.anomalous ? "anomalous" : "normal"}, ` +
-    `score is ${p.score.toFixed(6)}, threshold is ${p.threshold.toFixed(6)}`;
+/** The map `predict` draws: `requested`, else the fitted model's default map, else sspcab. */
+export function predictMapMethod(fitted: FittedModel, requested?: LocalizationMethod): LocalizationMethod {
+  return requested ?? fittedMap(fitted)?.method ?? "sspcab";
+}
+
+function numberOption(options: Record<string, number | string>, key: string): number | undefined {
+  const v = options[key];
+  return typeof v === "number" ? v : undefined;
+}
+
+/**
+ * The anomaly maps of `method` for images at the model's size, with the options eval stored for that
+ * method (defaults otherwise). `patch` needs the patch density eval stores.
+ */
+export async function computeMaps(
+  net: ProjectionNet,
+  fitted: FittedModel,
+  method: LocalizationMethod,
+  images: readonly RgbImage[],
+  batchSize: number,
+): Promise<Float32Array[]> {
+  const stored = fittedMap(fitted, method);
+  const options = stored?.options ?? {};
+  switch (method) {
+    case "sspcab":
+      return await sspcabMaps(net, images, { batchSize, sigma: numberOption(options, "sigma") });
+    case "gradcam":
+      return await gradcamMaps(net, fitted.density, images, {
+        batchSize,
+        sigma: numberOption(options, "sigma"),
+        ...(typeof options.layer === "string" ? { layer: options.layer as TrunkLayer } : {}),
+      });
+    case "patch":
+      if (!stored?.patchDensity) {
+        throw new UserError(
+          "the patch map needs the patch density that `deno task eval --localization patch` stores with the " +
+            "fitted model; this one has none",
+          "run `deno task eval --localization patch` for a model trained with --patch_size, or use --map sspcab",
+        );
+      }
+      return await patchMaps(net, stored.patchDensity, images, {
+        patchSize: numberOption(options, "patch_size"),
+        stride: numberOption(options, "stride"),
+        sigma: numberOption(options, "sigma"),
+      });
+    default:
+      throw new UserError(`unknown map "${method}"`, `use one of ${LOCALIZATION_METHODS.join(", ")}`);
+  }
 }
 
 /**
@@ -94,16 +150,17 @@ export async function predictImages(options: PredictOptions): Promise<Prediction
     checkDensityMatchesModel(densityPath, fitted.model, model);
     const embeddings = await embedImages(model.net, images, { batchSize: options.batchSize ?? 16 });
     const scores = scoreRows(fitted.density, embeddings);
-    let heatmapPaths: string[] | undefined;
+    let heatmap: Array<Pick<Prediction, "heatmapPath" | "mapMax" | "defectArea" | "mapMethod">> | undefined;
     if (options.heatmap) {
-      const batchSize = options.batchSize ?? 16;
-      const maps = options.heatmap.map === "gradcam"
-        ? await gradcamMaps(model.net, fitted.density, images, { batchSize })
-        : await sspcabMaps(model.net, images, { batchSize });
-      const dir = options.heatmap.dir;
-      heatmapPaths = heatmapNames(paths).map((name) => join(dir, name));
+      const method = predictMapMethod(fitted, options.heatmap.map);
+      const pixelThreshold = fittedMap(fitted, method)?.pixelThreshold ?? null;
+      const maps = await computeMaps(model.net, fitted, method, images, options.batchSize ?? 16);
+      const files = heatmapPaths(options.heatmap.dir, paths);
+      heatmap = [];
       for (let i = 0; i < images.length; i++) {
-        await saveRgbPng(heatmapPaths[i], heatmapOverlay(images[i], maps[i]));
+        const summary = summarizeMap(maps[i], pixelThreshold, `the ${method} map of ${paths[i]}`);
+        await writeHeatmap(files[i], images[i], maps[i], pixelThreshold);
+        heatmap.push({ heatmapPath: files[i], mapMethod: method, ...summary });
       }
     }
     return paths.map((path, i) => ({
@@ -111,7 +168,7 @@ export async function predictImages(options: PredictOptions): Promise<Prediction
       score: scores[i],
       threshold: fitted.threshold,
       anomalous: scores[i] >= fitted.threshold,
-      ...(heatmapPaths ? { heatmapPath: heatmapPaths[i] } : {}),
+      ...(heatmap ? heatmap[i] : {}),
     }));
   } finally {
     disposeParams(model.net.params);

@@ -19,7 +19,9 @@
  * - output `anomaly_map` `[batch, H, W]` (default when the model has SSPCAB): SSPCAB's reconstruction error
  *   `mean_c (SSPCAB(F) − F)²` at every layer3 position (`Sub`, `Mul`, `ReduceMean` over the channels), upsampled
  *   to the input size by `Resize` (linear, `half_pixel` — PyTorch `align_corners=False`) — the map of
- *   `lib/localize/sspcab_map.ts` with no smoothing.
+ *   `lib/localize/sspcab_map.ts` with no smoothing — or GradCAM of the score w.r.t. layer4 with the analytic
+ *   gradient (as the graph model, see `graph_model.ts`; `P d = (d W) Wᵀ` reuses the whitening matrix),
+ *   upsampled and smoothed by two constant `MatMul`s `M_h · cam · M_wᵀ` (see `map_spec.ts`).
  *
  * `metadata_props` carry the category, image size, preprocessing, threshold(s), score formula, density
  * summary, training summary and the exporter version.
@@ -31,7 +33,8 @@ import { sspcabOffsets } from "../../model/sspcab.ts";
 import { createMatrix, type Matrix } from "../../eval/linalg.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../../data/normalize.ts";
 import { LIBRARY_VERSION } from "../../version.ts";
-import { foldBatchNorm, layer3Size } from "../graph_model.ts";
+import { foldBatchNorm, layer3Size, layer4Size } from "../graph_model.ts";
+import { type GraphMapSpec, graphMapSpec, upsampleMatrix } from "../map_spec.ts";
 import { OnnxGraphBuilder, tensorValueInfo } from "./graph_builder.ts";
 import { DataType, encodeModel, type ModelJson, type ValueInfoJson } from "./schema.ts";
 import { whiteningMatrix } from "./whiten.ts";
@@ -75,10 +78,13 @@ export interface OnnxExportOptions {
   /** Add the classifier's `logits` output (default false). */
   includeLogits?: boolean;
   /**
-   * Add the `anomaly_map` output (SSPCAB's reconstruction error upsampled to the input size). Default: true
-   * when the model has SSPCAB; asking for it on a model without SSPCAB is an error.
+   * The `anomaly_map` output: `true` or a spec with method `sspcab` (SSPCAB's reconstruction error upsampled
+   * to the input size; needs the SSPCAB block) or `gradcam` (GradCAM of the score w.r.t. layer4; needs
+   * `density`), `false` for none. Default: the sspcab map when the model has SSPCAB, else none.
    */
-  anomalyMap?: boolean;
+  anomalyMap?: boolean | GraphMapSpec;
+  /** Pixel threshold of the map (metadata `pixel_threshold`: a map value ≥ it marks a defect pixel). */
+  pixelThreshold?: number;
   /** Per-channel normalisation of the 0…1 input (default ImageNet mean/std). */
   normalization?: { mean: readonly number[]; std: readonly number[] };
   /** Category the model was trained for (metadata `category`). */
@@ -299,9 +305,21 @@ async function sspcabNodes(ctx: Ctx, x: string, hw: readonly [number, number]): 
  * SSPCAB's reconstruction error `mean_c (s − f)²` (`f` = layer3, `s` = SSPCAB's output, NCHW) resized
  * bilinearly with half-pixel centres to `height × width`: the `anomaly_map` value, `[batch, height, width]`.
  */
-function anomalyMapNodes(b: OnnxGraphBuilder, f: string, s: string, height: number, width: number): string {
+function anomalyMapNodes(
+  b: OnnxGraphBuilder,
+  f: string,
+  s: string,
+  height: number,
+  width: number,
+  sigma: number,
+): string {
   const diff = b.node("Sub", "anomaly_map.diff", [s, f]);
   const sq = b.node("Mul", "anomaly_map.square", [diff, diff]);
+  if (sigma > 0) {
+    const grid = b.node("ReduceMean", "anomaly_map.channel_mean", [sq], { axes: [1], keepdims: 0 });
+    const hw: [number, number] = [layer3Size(height), layer3Size(width)];
+    return matrixUpsample(b, "anomaly_map.upsample", grid, hw, [height, width], sigma);
+  }
   const grid = b.node("ReduceMean", "anomaly_map.channel_mean", [sq], { axes: [1], keepdims: 1 }, {
     doc: "[batch, 1, h, w] squared reconstruction error averaged over the channels",
   });
@@ -322,6 +340,76 @@ function anomalyMapNodes(b: OnnxGraphBuilder, f: string, s: string, height: numb
   return b.node("Squeeze", "anomaly_map.squeeze", [up, b.int64s("anomaly_map.squeeze.axes", [1])], {}, {
     output: "anomaly_map",
   });
+}
+
+/**
+ * A `[batch, h, w]` grid upsampled (and smoothed) to `[batch, H, W]` by `M_h · grid · M_wᵀ` (two broadcasting
+ * `MatMul`s with constant matrices, see `map_spec.ts`); the result is the `anomaly_map` value.
+ */
+function matrixUpsample(
+  b: OnnxGraphBuilder,
+  prefix: string,
+  grid: string,
+  [h, w]: readonly [number, number],
+  [height, width]: readonly [number, number],
+  sigma: number,
+): string {
+  const mh = b.initializer(`${prefix}.mh`, Float32Array.from(upsampleMatrix(h, height, sigma)), [height, h]);
+  const mw = upsampleMatrix(w, width, sigma);
+  const mwT = new Float32Array(w * width);
+  for (let o = 0; o < width; o++) for (let i = 0; i < w; i++) mwT[i * width + o] = mw[o * w + i];
+  const mwName = b.initializer(`${prefix}.mw_t`, mwT, [w, width]);
+  const rows = b.node("MatMul", `${prefix}.rows`, [mh, grid], {}, { doc: "M_h · grid: [batch, H, w]" });
+  return b.node("MatMul", `${prefix}.cols`, [rows, mwName], {}, {
+    output: "anomaly_map",
+    doc: `· M_wᵀ: [batch, H, W] (bilinear half-pixel${sigma > 0 ? `, Gaussian σ ${sigma}` : ""})`,
+  });
+}
+
+/**
+ * GradCAM of the score w.r.t. layer4 `a` (`[batch, C, h, w]`) with the analytic gradient, reusing the score's
+ * nodes: `z` (`score.l2.normalize`), `n` (`score.l2.clamp`), `d W` (`score.whiten`) and `W`.
+ */
+function gradcamNodes(
+  b: OnnxGraphBuilder,
+  a: string,
+  l2Normalize: boolean,
+  [h, w]: readonly [number, number],
+  [height, width]: readonly [number, number],
+  sigma: number,
+): string {
+  const p = "anomaly_map.gradcam";
+  const s = b.node(
+    "Max",
+    `${p}.score`,
+    [
+      b.node("ReduceL2", `${p}.norm`, ["score.whiten"], { axes: [1], keepdims: 1 }),
+      b.scalar(`${p}.min_score`, 1e-6),
+    ],
+    {},
+    { doc: "s = sqrt(max(dᵀPd, 1e-12)), [batch, 1]" },
+  );
+  const pd = b.node("Gemm", `${p}.p_d`, ["score.whiten", "score.whitening"], { transB: 1 }, {
+    doc: "P d = (d W) Wᵀ",
+  });
+  let grad = b.node("Div", `${p}.d_score_d_z`, [pd, s]);
+  if (l2Normalize) {
+    const z = "score.l2.normalize";
+    const axes = b.int64s(`${p}.axes1`, [1]);
+    const zg = b.node("ReduceSum", `${p}.z_dot_grad`, [b.node("Mul", `${p}.z_grad`, [z, grad]), axes], {
+      keepdims: 1,
+    });
+    const tangent = b.node("Sub", `${p}.tangent`, [grad, b.node("Mul", `${p}.z_zg`, [z, zg])]);
+    grad = b.node("Div", `${p}.d_score_d_e`, [tangent, "score.l2.clamp"]);
+  }
+  const alpha = b.node("Mul", `${p}.alpha`, [grad, b.scalar(`${p}.per_position`, 1 / (h * w))]);
+  const alpha4 = b.node("Unsqueeze", `${p}.alpha4`, [alpha, b.int64s(`${p}.alpha4.axes`, [2, 3])]);
+  const weighted = b.node("ReduceSum", `${p}.weighted_sum`, [
+    b.node("Mul", `${p}.weighted`, [a, alpha4]),
+    b.int64s(`${p}.channel_axis`, [1]),
+  ], { keepdims: 0 });
+  const cam = b.node("Relu", `${p}.relu`, [weighted], {}, { doc: "ReLU(Σ_c α_c A_c), [batch, h, w]" });
+  return matrixUpsample(b, `${p}.upsample`, cam, [h, w], [height, width], sigma);
 }
 
 function imageHw(size: OnnxExportOptions["imageSize"]): [number, number] {
@@ -378,9 +466,21 @@ export async function buildOnnxModel(
   const dim = RESNET18_EMBED_DIM;
   const precision = options.density ? densityMatrix(options.density, dim) : null;
   const inputType = options.inputType ?? "float32";
-  const withMap = options.anomalyMap ?? Boolean(net.config.sspcab);
-  if (withMap && !net.config.sspcab) {
+  const mapSpec = options.anomalyMap === false || (options.anomalyMap === undefined && !net.config.sspcab)
+    ? null
+    : options.anomalyMap === true || options.anomalyMap === undefined
+    ? graphMapSpec("sspcab")
+    : options.anomalyMap;
+  if (mapSpec?.method === "sspcab" && !net.config.sspcab) {
     throw new Error("buildOnnxModel: anomalyMap needs a model with the SSPCAB block; this one has none");
+  }
+  if (mapSpec?.method === "gradcam" && !options.density) {
+    throw new Error(
+      "buildOnnxModel: the gradcam anomalyMap needs a Gaussian density (it is the score's gradient)",
+    );
+  }
+  if (options.pixelThreshold !== undefined && !Number.isFinite(options.pixelThreshold)) {
+    throw new Error(`buildOnnxModel: pixelThreshold must be a finite number, got ${options.pixelThreshold}`);
   }
   const b = new OnnxGraphBuilder();
   const ctx: Ctx = { b, net, read: paramReader(net) };
@@ -418,8 +518,8 @@ export async function buildOnnxModel(
     if (layer === 4 && net.config.sspcab) {
       const f = y;
       y = await sspcabNodes(ctx, f, [layer3Size(height), layer3Size(width)]);
-      if (withMap) {
-        anomalyMapNodes(b, f, y, height, width);
+      if (mapSpec?.method === "sspcab") {
+        anomalyMapNodes(b, f, y, height, width, mapSpec.sigma);
         withMapOutput = true;
       }
     }
@@ -467,6 +567,11 @@ export async function buildOnnxModel(
     }
   }
 
+  if (mapSpec?.method === "gradcam") {
+    gradcamNodes(b, y, l2Normalize, [layer4Size(height), layer4Size(width)], [height, width], mapSpec.sigma);
+    withMapOutput = true;
+  }
+
   if (options.includeLogits) {
     let h = embedding;
     for (let i = 0; i < net.config.headLayers.length; i++) {
@@ -486,7 +591,9 @@ export async function buildOnnxModel(
         "anomaly_map",
         DataType.FLOAT,
         [BATCH_DIM, height, width],
-        "SSPCAB reconstruction error per pixel (mean over channels, bilinear upsampling)",
+        mapSpec?.method === "gradcam"
+          ? "GradCAM of the score w.r.t. layer4 per pixel (bilinear upsampling, Gaussian smoothing)"
+          : "SSPCAB reconstruction error per pixel (mean over channels, bilinear upsampling)",
       ),
     );
   }
@@ -534,12 +641,19 @@ export async function buildOnnxModel(
         },
       }
       : {}),
-    ...(withMapOutput
+    ...(withMapOutput && mapSpec
       ? {
-        anomaly_map: "mean over channels of (SSPCAB(layer3) - layer3)^2, bilinear (half_pixel) to " +
-          `${height}x${width}; higher = more anomalous`,
+        anomaly_map: (mapSpec.method === "gradcam"
+          ? "GradCAM: ReLU(sum_c alpha_c A_c), A = layer4, alpha = d score / d mean_hw(A) / (h*w), "
+          : "mean over channels of (SSPCAB(layer3) - layer3)^2, ") +
+          `bilinear (half_pixel) to ${height}x${width}` +
+          (mapSpec.sigma > 0 ? `, Gaussian sigma ${mapSpec.sigma} px (reflect)` : "") +
+          "; higher = more anomalous",
+        anomaly_map_method: mapSpec.method,
+        anomaly_map_sigma: String(mapSpec.sigma),
       }
       : {}),
+    ...(options.pixelThreshold !== undefined ? { pixel_threshold: String(options.pixelThreshold) } : {}),
     network: net.config,
     ...(options.training !== undefined ? { training: options.training } : {}),
     ...options.metadata,

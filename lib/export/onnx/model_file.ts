@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../../io/atomic_write.ts";
 import { UserError } from "../../util/errors.ts";
 import { buildOnnxModel, ONNX_MODEL_FORMAT, type OnnxModelArtifacts } from "./export.ts";
 import { DataType, decodeModel } from "./schema.ts";
+import type { GraphMapSpec } from "../map_spec.ts";
 
 /** File name of the ONNX model in a bundle. */
 export const ONNX_MODEL_FILE = "model.onnx";
@@ -48,7 +49,14 @@ export function trainingSummary(model: TrainedModel, fitted: FittedModel): Recor
 export async function buildBundleOnnx(
   model: TrainedModel,
   fitted: FittedModel,
-  options: { category: string; inputType?: "float32" | "uint8" },
+  options: {
+    category: string;
+    inputType?: "float32" | "uint8";
+    /** The `anomaly_map` output (default: the sspcab map when the model has SSPCAB; `false` for none). */
+    anomalyMap?: GraphMapSpec | false;
+    /** The map's pixel threshold, recorded in the metadata. */
+    pixelThreshold?: number;
+  },
 ): Promise<OnnxModelArtifacts> {
   const gaussian = fitted.density.kind === "gaussian" ? fitted.density : null;
   return await buildOnnxModel(model.net, {
@@ -61,6 +69,8 @@ export async function buildBundleOnnx(
     thresholds: { youden: fitted.threshold },
     category: options.category,
     training: trainingSummary(model, fitted),
+    anomalyMap: options.anomalyMap,
+    pixelThreshold: options.pixelThreshold,
   });
 }
 
