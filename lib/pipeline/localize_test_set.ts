@@ -19,12 +19,12 @@ import { embedImages } from "../eval/embed.ts";
 import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
 import type { LocalizationMethod } from "../io/localization_file.ts";
 import { GRADCAM_SIGMA, gradcamMaps } from "../localize/gradcam.ts";
-import { defaultPatchGeometry, fitPatchDensity, patchMaps } from "../localize/patch.ts";
+import { defaultPatchGeometry, fitPatchDensity, minPatchSize, patchMaps } from "../localize/patch.ts";
 import { sspcabMaps } from "../localize/sspcab_map.ts";
 import { disposeParams } from "../model/params.ts";
 import { runPaths } from "../train/config.ts";
 import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
-import { createProgress } from "../util/progress.ts";
+import { createProgress, type ProgressOptions, textSink } from "../util/progress.ts";
 import { UserError } from "../util/errors.ts";
 import { testMasks } from "./localize_eval.ts";
 
@@ -113,6 +113,8 @@ export interface TestSetMapsOptions {
   patchStride?: number;
   /** Decompression-bomb limit for images and masks. */
   maxPixels?: number;
+  /** No progress bars (default false: one bar per step, shown live in a notebook by `withLiveProgress`). */
+  quiet?: boolean;
 }
 
 /**
@@ -137,12 +139,14 @@ export function mapMethodsFor(model: TrainedModel, density: Density): MethodAvai
       };
     }
     if (method === "patch" && !model.config.patchSize) {
-      const patch = defaultPatchGeometry(model.config.size).patchSize;
+      const quarter = defaultPatchGeometry(model.config.size).patchSize;
+      const patch = Math.max(quarter, minPatchSize(model.net.config));
+      const why = patch > quarter ? `; ${patch} px is the smallest patch a model with SSPCAB can use` : "";
       return {
         method,
         available: false,
         reason: "no patch model: this model was trained on whole images; train one on patches with " +
-          `\`deno task train --patch_size ${patch}\` (a quarter of the ${model.config.size} px side; 64 at 256²)`,
+          `\`deno task train --patch_size ${patch}\` (the paper: 64 at 256², a quarter of the side${why})`,
       };
     }
     return { method, available: true };
@@ -163,6 +167,10 @@ export function summarizeModel(model: TrainedModel): ModelSummary {
   };
 }
 
+function progressBar(options: TestSetMapsOptions, bar: ProgressOptions) {
+  return createProgress(options.quiet ? { ...bar, sink: textSink(() => {}) } : bar);
+}
+
 async function computeMaps(
   method: LocalizationMethod,
   model: TrainedModel,
@@ -181,13 +189,17 @@ async function computeMaps(
     const stride = options.patchStride ?? defaultPatchGeometry(model.config.size).stride;
     mapOptions = { patch_size: patchSize, stride };
     const trainImages = await train();
-    const fit = createProgress({ label: "patch density (train)", total: trainImages.length, unit: "img" });
+    const fit = progressBar(options, {
+      label: "patch density (train)",
+      total: trainImages.length,
+      unit: "img",
+    });
     const patchDensity = await fitPatchDensity(net, trainImages, {
       patchSize,
       onProgress: (done) => fit.update(done),
     });
     fit.done();
-    const bar = createProgress({ label: "patch maps", total: images.length, unit: "img" });
+    const bar = progressBar(options, { label: "patch maps", total: images.length, unit: "img" });
     maps.push(
       ...await patchMaps(net, patchDensity, images, {
         patchSize,
@@ -200,7 +212,7 @@ async function computeMaps(
     mapOptions = method === "sspcab"
       ? { sigma: 0, layer: "layer3" }
       : { layer: "layer4", sigma: GRADCAM_SIGMA };
-    const bar = createProgress({ label: `${method} maps`, total: images.length, unit: "img" });
+    const bar = progressBar(options, { label: `${method} maps`, total: images.length, unit: "img" });
     for (let start = 0; start < images.length; start += batchSize) {
       const chunk = images.slice(start, start + batchSize);
       maps.push(
@@ -255,7 +267,7 @@ export async function testSetMaps(options: TestSetMapsOptions): Promise<TestSetM
       );
     }
     const masks = await testMasks(records, size, options.maxPixels);
-    const load = createProgress({ label: `load ${category} test`, total: records.length, unit: "img" });
+    const load = progressBar(options, { label: `load ${category} test`, total: records.length, unit: "img" });
     const images = await loadMany(records.map((r) => r.path), size, {
       maxPixels: options.maxPixels,
       onProgress: (done) => load.update(done),
