@@ -248,7 +248,10 @@ Deno.test({
           const order = [...run.imageScores.keys()].sort((a, b) => run.imageScores[b] - run.imageScores[a]);
           assert(paths[0].endsWith(run.records[order[0]].path.split("/").slice(-2).join("/")));
           assert(paths[2].endsWith(run.records[order.at(-1)!].path.split("/").slice(-2).join("/")));
-          assertStringIncludes(htmlOf(noMasksNote(run, "PRO curve")), "no PRO curve");
+          const short = htmlOf(noMasksNote(run, "PRO curve", false));
+          assertStringIncludes(short, "no PRO curve");
+          assert(!short.includes("deno task data"), "the short note leaves out where to get masks");
+          assertStringIncludes(htmlOf(noMasksNote(run, "pixel AUROC")), "<code>deno task data</code>");
           const paper = htmlOf(paperLocalizationTable(run, null, "synthetic data"));
           assertStringIncludes(paper, "no ground-truth masks");
           assertStringIncludes(paper, "88.3");

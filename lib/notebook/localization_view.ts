@@ -416,7 +416,6 @@ export function paperLocalizationTable(
 ): Displayable {
   const rows = paperLocalizationRows(run.availability, scores);
   const fmt = (v: number | null) => (v === null ? "—" : v.toFixed(1));
-  const ours = `ours: ${run.category}, ${dataLabel}`;
   const cells: TableCell[][] = rows.map((r) => [
     methodLabel(r.method),
     fmt(r.oursPixelAuroc),
@@ -435,12 +434,15 @@ export function paperLocalizationTable(
   const table = htmlTable(
     [
       "method",
-      `${ours}: pixel AUROC`,
-      `${ours}: AU-PRO@${PRO_LIMIT}`,
+      "ours: pixel AUROC",
+      `ours: AU-PRO@${PRO_LIMIT}`,
       "CutPaste paper: pixel AUROC (MVTec AD mean)",
     ],
     cells,
-    { caption: "Localisation (%), ours next to the paper", align: ["left", "right", "right", "right"] },
+    {
+      caption: `Localisation (%) — ours: ${run.category}, ${dataLabel}; next to the paper`,
+      align: ["left", "right", "right", "right"],
+    },
   );
   const plain = rows.map((r) =>
     `${r.method}: ours ${fmt(r.oursPixelAuroc)} / AU-PRO ${fmt(r.oursAuPro)}, paper ${fmt(r.paperPixelAuroc)}`
@@ -462,11 +464,16 @@ export function localizationFact(run: TestSetMaps, scores: readonly MethodScores
     ).join("; ");
 }
 
-/** The note shown instead of a pixel-level view when the data has no ground-truth masks. */
-export function noMasksNote(run: TestSetMaps, what: string): Displayable {
-  const text =
-    `${run.category}: no ground-truth masks in this data, so no ${what}. Pixel metrics need masks: ` +
-    "use the full MVTec AD category (`deno task data` extracts the official archive with its ground_truth/ " +
-    "folders) or the synthetic set (`deno task data --synthetic`), and run notebooks 03, 04 and 06 on it.";
+/**
+ * The note shown instead of a pixel-level view (`what`, e.g. "PRO curve") when the data has no ground-truth
+ * masks; with `detail` (default true) it also says where to get data with masks.
+ */
+export function noMasksNote(run: TestSetMaps, what: string, detail = true): Displayable {
+  const text = `${run.category}: no ground-truth masks in this data, so no ${what}.` +
+    (detail
+      ? " Pixel metrics need masks: use the full MVTec AD category (`deno task data` extracts the official " +
+        "archive with its ground_truth/ folders) or the synthetic set (`deno task data --synthetic`), and run " +
+        "notebooks 03, 04 and 06 on it."
+      : "");
   return html(`<p>${inlineCode(text)}</p>`, text);
 }
