@@ -66,6 +66,28 @@ export {
   scoreHistogramFromScores,
 } from "./eval_view.ts";
 export {
+  bestWorstPanels,
+  type ImageQuality,
+  localizationFact,
+  localizationScores,
+  localizationScoresTable,
+  mapMethodsTable,
+  maskIou,
+  METHOD_DESCRIPTIONS,
+  methodLabel,
+  type MethodScores,
+  modelSetup,
+  mostLeastAnomalous,
+  noMasksNote,
+  type PanelOptions,
+  paperLocalizationRows,
+  paperLocalizationTable,
+  type PaperRow,
+  PREDICTED_COLOR,
+  PRO_LIMIT,
+  proCurvesFigure,
+} from "./localization_view.ts";
+export {
   ANOMALOUS_COLOR,
   backendComparisonTable,
   bundleFilesTable,
@@ -194,3 +216,7 @@ export type { CategoryLocalization } from "../pipeline/localize_eval.ts";
 export type { LocalizationFile } from "../io/localization_file.ts";
 export type { LocalizationMethod } from "../io/localization_file.ts";
 export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
+export type { MethodAvailability } from "../pipeline/localize_test_set.ts";
+export type { MethodMaps } from "../pipeline/localize_test_set.ts";
+export type { ModelSummary } from "../pipeline/localize_test_set.ts";
+export type { TestSetMaps } from "../pipeline/localize_test_set.ts";
