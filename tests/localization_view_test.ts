@@ -229,6 +229,21 @@ Deno.test({
         )![0];
         assertEquals(mixed.perImage.slice(0, 2).map((q) => q.index).sort(), [...good].sort());
         assertEquals(mixed.perImage.slice(2).map((q) => q.pixelAuroc), [0, 0]);
+        assertEquals(metrics.map((m) => m.unmasked), [0, 0]);
+        // A defect smaller than a map pixel vanishes from its resized mask: that image is left out of the
+        // ranking (and counted) instead of stopping the notebook.
+        const vanished = {
+          ...run,
+          masks: run.masks.map((m, i) => (i === defective[0] ? new Uint8Array(m.length) : m)),
+        };
+        for (const m of localizationScores(vanished)!) {
+          assertEquals([m.unmasked, m.perImage.length], [1, 3]);
+          assert(m.perImage.every((q) => q.index !== defective[0]));
+        }
+        assertStringIncludes(
+          htmlOf(await bestWorstPanels(vanished, localizationScores(vanished)!, { n: 1 })),
+          "1 left out",
+        );
       });
 
       await t.step(

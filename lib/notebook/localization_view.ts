@@ -87,6 +87,11 @@ export interface MethodScores {
   curve: { fpr: number[]; pro: number[] };
   /** Defective images' quality, best first (see the module doc). */
   perImage: ImageQuality[];
+  /**
+   * Defective images left out of {@link MethodScores.perImage} because their mask at the map size is empty
+   * (a defect smaller than a map pixel vanished in the nearest-neighbour resize) or covers the whole image.
+   */
+  unmasked: number;
   /** Seconds per test image for the maps. */
   secondsPerImage: number;
 }
@@ -115,14 +120,22 @@ export function localizationScores(run: TestSetMaps): MethodScores[] | null {
   const names = run.records.map((r) => r.path);
   const labels = run.records.map((r) => r.label);
   return run.methods.map(({ method, maps, seconds }) => {
+    // No `labels`: a tiny defect can vanish when its mask is resized to a small map size; that image then
+    // counts as defect-free for the pixel metrics instead of stopping the notebook (see `unmasked`).
     const m = localizationMetrics(
-      { maps, masks, height: run.size, width: run.size, names, labels },
+      { maps, masks, height: run.size, width: run.size, names },
       { proLimits: [PRO_LIMIT], curve: true },
     );
     const curve = thinCurve(m.proCurve!.fpr, m.proCurve!.pro, PRO_LIMIT);
     const perImage: ImageQuality[] = [];
+    let unmasked = 0;
     run.records.forEach((r, i) => {
       if (r.label !== 1) return;
+      const defect = masks[i].reduce((c, v) => c + (v ? 1 : 0), 0);
+      if (defect === 0 || defect === masks[i].length) {
+        unmasked++;
+        return;
+      }
       perImage.push({
         index: i,
         pixelAuroc: rocAuc(masks[i], maps[i]),
@@ -136,9 +149,10 @@ export function localizationScores(run: TestSetMaps): MethodScores[] | null {
       auPro: m.auPro,
       pixelF1Max: m.pixelF1Max,
       pixelThreshold: m.pixelF1Threshold,
-      imageAurocOfMax: m.imageAuroc,
+      imageAurocOfMax: labels.includes(0) && labels.includes(1) ? rocAuc(labels, m.imageScores) : NaN,
       curve: { fpr: curve.x, pro: curve.y },
       perImage,
+      unmasked,
       secondsPerImage: seconds / Math.max(1, maps.length),
     };
   });
@@ -288,7 +302,9 @@ export async function bestWorstPanels(
       ];
     });
     const note = `${methodLabel(s.method)}: the ${best.length} best and ${worst.length} worst localised of ` +
-      `${s.perImage.length} defective test images, ranked by pixel AUROC within the image. Columns: image · ` +
+      `${s.perImage.length} defective test images, ranked by pixel AUROC within the image${
+        s.unmasked ? ` (${s.unmasked} left out: their mask is empty or full at ${run.size}²)` : ""
+      }. Columns: image · ` +
       `ground truth (red outline) · heatmap · predicted mask (cyan, map ≥ ${
         s.pixelThreshold.toPrecision(4)
       }, the F1-max threshold).`;
