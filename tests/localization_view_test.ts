@@ -185,9 +185,10 @@ Deno.test({
         const table = htmlOf(localizationScoresTable(metrics, CAT));
         assertStringIncludes(table, metrics[0].pixelAuroc.toFixed(4));
         assertStringIncludes(table, "AU-PRO@0.3");
-        const methodsHtml = htmlOf(mapMethodsTable(run.availability));
+        const methodsHtml = htmlOf(mapMethodsTable(run));
         assertStringIncludes(methodsHtml, "not available");
         assertStringIncludes(methodsHtml, "<code>deno task train --patch_size 33</code>");
+        assertStringIncludes(methodsHtml, "layer = layer4, sigma = 4");
         const fig = proCurvesFigure(metrics, CAT);
         assertEquals(fig.data.length, 2);
         assertStringIncludes(String(fig.data[1].name), "GradCAM (AU-PRO = ");

@@ -2,7 +2,7 @@
  * The localisation notebook's views (notebook 06), over the test-set maps of
  * `lib/pipeline/localize_test_set.ts`:
  *
- * - {@link mapMethodsTable}: how each map method works, and whether it applies to this model;
+ * - {@link mapMethodsTable}: which map methods apply to this model (options, time), and why the others do not;
  * - with ground-truth masks: {@link localizationScores} (pooled pixel AUROC, AU-PRO@0.3, pixel F1-max and its
  *   threshold, the PRO curve, and a per-image localisation quality), {@link localizationScoresTable},
  *   {@link proCurvesFigure} and {@link bestWorstPanels} — the best and the worst localised defective images
@@ -36,23 +36,6 @@ export const PRO_LIMIT = 0.3;
 
 /** Colour of the predicted defect region in the panels (cyan, apart from the red ground truth). */
 export const PREDICTED_COLOR: Rgb = [0, 200, 230];
-
-/** Two sentences per method: what the map is and how it is computed. */
-export const METHOD_DESCRIPTIONS: Readonly<Record<LocalizationMethod, string>> = {
-  sspcab:
-    "SSPCAB predicts every layer3 position from its masked surroundings; the map is the squared error " +
-    "between that prediction and the actual features, averaged over channels and upsampled bilinearly. " +
-    "Where the texture cannot be predicted from its neighbourhood the error is high — one forward pass, no " +
-    "density needed.",
-  gradcam: "GradCAM weights each layer4 channel by the mean gradient of the image's anomaly score (the " +
-    "Mahalanobis distance of its embedding under the fitted Gaussian) and keeps the positive part of the " +
-    "weighted sum. Upsampled bilinearly and smoothed with a Gaussian (σ = 4 px), it lights up the positions " +
-    "that push the score up — the CutPaste paper's map for the image-level model.",
-  patch: "A model trained on patches (a quarter of the image side, CutPaste inside the patch) embeds every " +
-    "patch on a dense grid, and each patch gets its Mahalanobis distance under a Gaussian fitted on the " +
-    "training images' patches. Each score is spread over its patch with Gaussian weights and overlapping " +
-    "patches are averaged — the CutPaste paper's patch-level map.",
-};
 
 /** A method's display name. */
 export function methodLabel(method: LocalizationMethod): string {
@@ -166,20 +149,38 @@ export function modelSetup(model: ModelSummary): string {
   return `${model.steps} steps of batch ${model.batchSize}${saved}, ${init}, ${model.size} px${patch}`;
 }
 
-/** The map methods: how each works, and whether it was computed for this model (and why not). */
-export function mapMethodsTable(availability: readonly MethodAvailability[]): Displayable {
-  const rows: TableCell[][] = availability.map((a) => [
-    methodLabel(a.method),
-    METHOD_DESCRIPTIONS[a.method],
-    a.available ? "computed" : { html: `not available: ${inlineCode(a.reason ?? "")}` },
-  ]);
-  const plain = availability.map((a) =>
-    `${a.method}: ${a.available ? "computed" : `not available (${a.reason})`}`
+/**
+ * The map methods for this model: each computed one with the options it used and its time per test image,
+ * the others with why they do not apply (e.g. no patch model, and how to train one).
+ */
+export function mapMethodsTable(run: TestSetMaps): Displayable {
+  const rows: TableCell[][] = run.availability.map((a) => {
+    const m = run.methods.find((x) => x.method === a.method);
+    const status: TableCell = m
+      ? "computed"
+      : a.available
+      ? "not requested"
+      : { html: `not available: ${inlineCode(a.reason ?? "")}` };
+    return [
+      methodLabel(a.method),
+      status,
+      m ? Object.entries(m.options).map(([k, v]) => `${k} = ${v}`).join(", ") : "—",
+      m ? (m.seconds / Math.max(1, m.maps.length)).toFixed(3) : "—",
+    ];
+  });
+  const plain = run.availability.map((a) =>
+    `${a.method}: ${
+      run.methods.some((m) => m.method === a.method)
+        ? "computed"
+        : a.available
+        ? "not requested"
+        : `not available (${a.reason})`
+    }`
   ).join("\n");
   return html(
-    htmlTable(["method", "how it works", "this model"], rows, {
-      caption: "Anomaly maps",
-      align: ["left", "left", "left"],
+    htmlTable(["method", "this model", "options", "s / image"], rows, {
+      caption: `Anomaly maps of the ${run.records.length} test images of ${run.category} at ${run.size}²`,
+      align: ["left", "left", "left", "right"],
     }),
     plain,
   );

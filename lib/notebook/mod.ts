@@ -73,7 +73,6 @@ export {
   localizationScoresTable,
   mapMethodsTable,
   maskIou,
-  METHOD_DESCRIPTIONS,
   methodLabel,
   type MethodScores,
   modelSetup,
