@@ -148,3 +148,39 @@ export function compareWithPublished(ours: readonly OurResult[]): ComparisonRow[
   });
   return rows;
 }
+
+/** A published pixel-level localisation figure: the MVTec AD mean pixel AUROC of one map method. */
+export interface PublishedLocalization {
+  /** The map method it corresponds to (`gradcam` or `patch`, as in `lib/localize`). */
+  method: "gradcam" | "patch";
+  /** How the publication names it. */
+  label: string;
+  /** Mean pixel AUROC (%) over the 15 MVTec AD categories, as printed. */
+  pixelAuroc: number;
+  /** The publication. */
+  source: string;
+  /** Training setup behind the number. */
+  setup: string;
+}
+
+/**
+ * The CutPaste paper's localisation results (MVTec AD mean pixel AUROC, %): GradCAM on the image-level
+ * 3-way model, and the patch-level model scored densely. The paper reports no AU-PRO, and SSPCAB's paper no
+ * map of its reconstruction error, so those have no published counterpart.
+ */
+export const PUBLISHED_PIXEL_AUROC: readonly PublishedLocalization[] = [
+  {
+    method: "gradcam",
+    label: "CutPaste, GradCAM of the image-level model",
+    pixelAuroc: 88.3,
+    source: "Li, Sohn, Yoon, Pfister — CutPaste, CVPR 2021 (localisation, image-level model + GradCAM)",
+    setup: "ImageNet-pretrained ResNet18, full training, 256² images",
+  },
+  {
+    method: "patch",
+    label: "CutPaste, patch-level model (64² patches, stride 4)",
+    pixelAuroc: 96.0,
+    source: "Li, Sohn, Yoon, Pfister — CutPaste, CVPR 2021 (localisation, patch-level 3-way model)",
+    setup: "ImageNet-pretrained ResNet18 trained on 64×64 patches of 256² images, full training",
+  },
+];

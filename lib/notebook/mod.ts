@@ -66,6 +66,27 @@ export {
   scoreHistogramFromScores,
 } from "./eval_view.ts";
 export {
+  bestWorstPanels,
+  type ImageQuality,
+  localizationFact,
+  localizationScores,
+  localizationScoresTable,
+  mapMethodsTable,
+  maskIou,
+  methodLabel,
+  type MethodScores,
+  modelSetup,
+  mostLeastAnomalous,
+  noMasksNote,
+  type PanelOptions,
+  paperLocalizationRows,
+  paperLocalizationTable,
+  type PaperRow,
+  PREDICTED_COLOR,
+  PRO_LIMIT,
+  proCurvesFigure,
+} from "./localization_view.ts";
+export {
   ANOMALOUS_COLOR,
   backendComparisonTable,
   bundleFilesTable,
@@ -196,3 +217,7 @@ export type { LocalizationFile, LocalizationMethodResult } from "../io/localizat
 export { MASK_RESIZE } from "../io/localization_file.ts";
 export type { LocalizationMethod } from "../io/localization_file.ts";
 export { LOCALIZATION_METHODS } from "../io/localization_file.ts";
+export type { MethodAvailability } from "../pipeline/localize_test_set.ts";
+export type { MethodMaps } from "../pipeline/localize_test_set.ts";
+export type { ModelSummary } from "../pipeline/localize_test_set.ts";
+export type { TestSetMaps } from "../pipeline/localize_test_set.ts";
