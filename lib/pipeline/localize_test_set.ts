@@ -87,6 +87,8 @@ export interface TestSetMaps {
   images: RgbImage[];
   /** The masks at `size` (0/1; all-zero for good images), or `null` when no defective test image has one. */
   masks: Uint8Array[] | null;
+  /** One line per defective test image whose mask is empty, naming the mask file. */
+  maskWarnings: string[];
   /** Each test image's anomaly score under the fitted density (the image-level score). */
   imageScores: Float64Array;
   /** The image threshold evaluation chose (score ≥ threshold ⇒ anomalous). */
@@ -266,7 +268,8 @@ export async function testSetMaps(options: TestSetMapsOptions): Promise<TestSetM
         "add test/good and test/<defect> images in the MVTec layout",
       );
     }
-    const masks = await testMasks(records, size, options.maxPixels);
+    const loadedMasks = await testMasks(records, size, options.maxPixels);
+    const masks = loadedMasks?.masks ?? null;
     const load = progressBar(options, { label: `load ${category} test`, total: records.length, unit: "img" });
     const images = await loadMany(records.map((r) => r.path), size, {
       maxPixels: options.maxPixels,
@@ -295,6 +298,7 @@ export async function testSetMaps(options: TestSetMapsOptions): Promise<TestSetM
       records,
       images,
       masks,
+      maskWarnings: loadedMasks?.warnings ?? [],
       imageScores,
       threshold: fitted.threshold,
       availability,
