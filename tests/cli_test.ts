@@ -670,6 +670,7 @@ Deno.test({
         exported.stdout,
         `anomaly map patch (pixel threshold ${m.patchMap.pixelThreshold.toFixed(6)})`,
       );
+      assertStringIncludes(exported.stdout, "patch model: 40x40 patches, stride 8, sigma 10");
       for (const f of ["patch_model.json", "patch_model.weights.bin", "patch_model.onnx"]) {
         assertStringIncludes(exported.stdout, join(bundle, f));
       }
