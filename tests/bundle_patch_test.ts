@@ -14,7 +14,8 @@
  * --heatmap`'s maps and printed lines equal `predict --heatmap --map patch`'s (maps within 1e-4 of their
  * maximum, the same defect area, the same verdicts); disposing the bundle frees every tensor; a bundle
  * whose metadata disagrees with its patch model, or lacks the engine's patch file, and exports without the
- * patch density or with a patch too small for the model, are UserErrors.
+ * patch map or with a patch too small for the model, are UserErrors; the app's engine serves a patch
+ * bundle's scores with no map.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
@@ -59,6 +60,8 @@ import { inferImagesOnnx, loadOnnxBundle, releaseOnnxBundle } from "../lib/expor
 import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
 import { loadRgb } from "../lib/data/images.ts";
 import { fittedModelPath, loadFittedModel } from "../lib/eval/fitted_model.ts";
+import { loadScoringEngine } from "../lib/app/engine.ts";
+import { summarizeBundle } from "../lib/app/models.ts";
 
 const SIZE = 64;
 const STRIDE = 8;
@@ -543,8 +546,18 @@ Deno.test({
         () => inferImages(scoresOnly, m.paths, { heatmap: join(m.dir, "x") }),
         "needs its patch model",
       );
-      assertEquals((await inferImages(scoresOnly, m.paths)).length, m.paths.length);
+      const scored = await inferImages(scoresOnly, m.paths);
+      assertEquals(scored.length, m.paths.length);
       await disposeBundle(scoresOnly);
+      // The app's engine serves a patch bundle's scores with no map (and without loading the patch model).
+      const before = tf.memory().numTensors;
+      const engine = await loadScoringEngine(outDir);
+      const out = await engine.score(m.images);
+      assertEquals(out.maps, undefined);
+      assertEquals(Array.from(out.scores), scored.map((p) => p.score));
+      assertEquals(summarizeBundle("b", engine.metadata, []).has_anomaly_map, false);
+      await engine.dispose();
+      assertEquals(tf.memory().numTensors, before, "the app engine leaves no tensors");
 
       // metadata.json disagreeing with the patch model, or naming no tfjs patch file.
       await writeBundleMetadata(outDir, { ...meta, patchMap: { ...meta.patchMap!, stride: 4 } });
