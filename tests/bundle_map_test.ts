@@ -13,7 +13,9 @@
  * (metadata and ONNX `metadata_props`), `infer`'s map (tfjs and ONNX engines) equals `predict`'s within 1e-4
  * relative, the printed defect area is the count of pixels ≥ the pixel threshold, the PNG shows the mask
  * outline; without a stored map the bundle keeps the sspcab map with no pixel threshold and one note says so;
- * `patch` is refused by export and infer; `metadata.json`'s `anomalyMap` round-trips and a bad field is named.
+ * `--map patch` without a stored patch map is refused by export (the patch bundle itself is tested in
+ * `bundle_patch_test.ts`), and infer refuses a patch record without its patch model; `metadata.json`'s
+ * `anomalyMap` and `patchMap` round-trip and a bad field is named.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
@@ -614,7 +616,8 @@ for (const method of ["sspcab", "gradcam"] as const) {
 }
 
 Deno.test({
-  name: "export without a stored map: the sspcab map, no pixel threshold, said once; --map patch is refused",
+  name:
+    "export without a stored map: the sspcab map, no pixel threshold, said once; --map patch needs eval's patch map",
   ...opts,
   async fn() {
     await initBackend("cpu");
@@ -660,23 +663,31 @@ Deno.test({
             map: "patch",
           }),
         UserError,
-        "patch map",
+        "deno task eval --localization patch",
       );
-      // A bundle recording the patch map: infer dispatches on the method and says what it needs.
+      assert(
+        !(await Deno.stat(join(m.dir, "p")).then(() => true, () => false)),
+        "a refused export writes nothing",
+      );
+      // A bundle recording the patch map: infer dispatches on the method and needs the patch model's record.
       const meta = await readBundleMetadata(outDir);
-      assertThrows(
-        () =>
-          heatmapSource({ ...meta, anomalyMap: { method: "patch", options: {}, pixelThreshold: 1 } }, outDir),
-        UserError,
-        "this bundle's patch map needs",
-      );
+      const patchMeta = { ...meta, anomalyMap: { method: "patch" as const, options: {}, pixelThreshold: 1 } };
+      assertThrows(() => heatmapSource(patchMeta, outDir), UserError, "no patch model (patchMap)");
+      const patchMap = {
+        file: "patch_model.json",
+        outputs: ["embedding"],
+        patchSize: 16,
+        stride: 4,
+        sigma: 4,
+      };
+      assertEquals(heatmapSource({ ...patchMeta, patchMap }, outDir), patchMeta.anomalyMap);
     } finally {
       await Deno.remove(m.dir, { recursive: true });
     }
   },
 });
 
-Deno.test("metadata.json: anomalyMap round-trips; a bad anomalyMap field is named", async () => {
+Deno.test("metadata.json: anomalyMap and patchMap round-trip; a bad field of either is named", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sspcab_bundle_meta_" });
   try {
     const base: BundleMetadata = {
@@ -704,6 +715,43 @@ Deno.test("metadata.json: anomalyMap round-trips; a bad anomalyMap field is name
     ];
     for (const [value, field] of bad) {
       await Deno.writeTextFile(join(dir, "metadata.json"), JSON.stringify({ ...base, anomalyMap: value }));
+      await assertRejects(() => readBundleMetadata(dir), UserError, `"${field}"`);
+    }
+    // patchMap (a patch bundle's own model): round-trips; a bad field is named.
+    const patchMap = {
+      file: "patch_model.json",
+      onnx: "patch_model.onnx",
+      outputs: ["embedding", "score"],
+      patchSize: 16,
+      stride: 4,
+      sigma: 4,
+    };
+    const withPatch: BundleMetadata = {
+      ...base,
+      outputs: ["embedding", "score"],
+      anomalyMap: { method: "patch", options: { patch_size: 16, stride: 4, sigma: 4 }, pixelThreshold: 2 },
+      patchMap,
+    };
+    await writeBundleMetadata(dir, withPatch);
+    assertEquals(await readBundleMetadata(dir), withPatch);
+    const { file: _file, ...onnxOnly } = patchMap;
+    await writeBundleMetadata(dir, { ...withPatch, patchMap: onnxOnly });
+    assertEquals((await readBundleMetadata(dir)).patchMap, onnxOnly);
+    const { onnx: _onnx, ...neither } = onnxOnly;
+    const badPatch: Array<[unknown, string]> = [
+      ["patch_model.json", "patchMap"],
+      [neither, "patchMap.file"],
+      [{ ...patchMap, file: 3 }, "patchMap.file"],
+      [{ ...patchMap, onnx: "../model.onnx" }, "patchMap.onnx"],
+      [{ ...patchMap, outputs: "embedding" }, "patchMap.outputs"],
+      [{ ...patchMap, outputs: ["embedding", 1] }, "patchMap.outputs[1]"],
+      [{ ...patchMap, patchSize: 16.5 }, "patchMap.patchSize"],
+      [{ ...patchMap, stride: 0 }, "patchMap.stride"],
+      [{ ...patchMap, sigma: "4" }, "patchMap.sigma"],
+      [{ ...patchMap, sigma: -1 }, "patchMap.sigma"],
+    ];
+    for (const [value, field] of badPatch) {
+      await Deno.writeTextFile(join(dir, "metadata.json"), JSON.stringify({ ...withPatch, patchMap: value }));
       await assertRejects(() => readBundleMetadata(dir), UserError, `"${field}"`);
     }
   } finally {

@@ -7,10 +7,19 @@
  * `lib/localize/patch.ts`) within 1e-4 of each map's maximum, for several batch sizes; the patch graph's own
  * float32 `score` is the Mahalanobis distance of its embedding; a bundle whose patch model is missing,
  * damaged or from another export is a UserError naming the file.
+ *
+ * End to end (`exportBundle` → `loadBundle` / `loadOnnxBundle` → `inferImages` / `inferImagesOnnx`): a
+ * model trained with `--patch_size` whose fitted density holds the patch map exports a bundle with the patch
+ * model (metadata `patchMap`: files, outputs, geometry; no `anomaly_map` in the main graph), and `infer
+ * --heatmap`'s maps and printed lines equal `predict --heatmap --map patch`'s (maps within 1e-4 of their
+ * maximum, the same defect area, the same verdicts); disposing the bundle frees every tensor; a bundle
+ * whose metadata disagrees with its patch model, or lacks the engine's patch file, and exports without the
+ * patch map or with a patch too small for the model, are UserErrors; the app's engine serves a patch
+ * bundle's scores with no map.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   createProjectionNet,
@@ -35,6 +44,24 @@ import {
   writePatchGraph,
 } from "../lib/export/patch_graph.ts";
 import { loadPatchMaps, patchMapsFromBundle } from "../lib/export/patch_maps.ts";
+import { patchModelOnDisk } from "./helpers/patch_model.ts";
+import { formatPrediction, predictImages, type Prediction } from "../lib/pipeline/predict.ts";
+import { exportBundle } from "../lib/export/bundle.ts";
+import { BUNDLE_FILES, readBundleMetadata, writeBundleMetadata } from "../lib/export/bundle_metadata.ts";
+import {
+  disposeBundle,
+  heatmapSource,
+  inferImages,
+  inferMaps,
+  loadBundle,
+  packedPatchMaps,
+} from "../lib/export/infer.ts";
+import { inferImagesOnnx, loadOnnxBundle, releaseOnnxBundle } from "../lib/export/onnx_engine.ts";
+import { onnxModelInfo } from "../lib/export/onnx/model_file.ts";
+import { loadRgb } from "../lib/data/images.ts";
+import { fittedModelPath, loadFittedModel } from "../lib/eval/fitted_model.ts";
+import { loadScoringEngine } from "../lib/app/engine.ts";
+import { summarizeBundle } from "../lib/app/models.ts";
 
 const SIZE = 64;
 const STRIDE = 8;
@@ -322,6 +349,259 @@ Deno.test({
       );
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Assert that `infer`'s predictions print as `predict`'s: the same verdict, the same defect area, the score
+ * and the map maximum within REL (relative).
+ */
+function compareLines(
+  label: string,
+  inferred: readonly Prediction[],
+  predicted: readonly Prediction[],
+): void {
+  assertEquals(inferred.length, predicted.length, `${label}: predictions`);
+  const parse = (line: string) => {
+    const m =
+      /^image_name: (.+), data is (\w+), score is ([0-9.]+), threshold is ([0-9.]+), map max ([0-9.]+), defect area ([0-9.]+)%$/
+        .exec(line);
+    assert(m, `${label}: unexpected line: ${line}`);
+    return { head: `${m[1]} ${m[2]} ${m[4]}`, score: Number(m[3]), max: Number(m[5]), area: m[6] };
+  };
+  predicted.forEach((p, i) => {
+    const [want, got] = [parse(formatPrediction(p)), parse(formatPrediction(inferred[i]))];
+    assertEquals(got.head, want.head, `${label} ${i}: path, verdict, threshold`);
+    assertEquals(got.area, want.area, `${label} ${i}: defect area`);
+    assert(
+      Math.abs(got.max - want.max) <= REL * want.max,
+      `${label} ${i}: map max ${got.max} vs ${want.max}`,
+    );
+    assert(
+      Math.abs(got.score - want.score) <= REL * want.score,
+      `${label} ${i}: score ${got.score} vs ${want.score}`,
+    );
+  });
+  assert(
+    predicted.some((p) => p.defectArea! > 0 && p.defectArea! < 1),
+    `${label}: no mask is neither empty nor full (the areas would prove little)`,
+  );
+}
+
+for (
+  const c of [
+    { label: "SSPCAB, 40² patches", sspcab: true, patchSize: 40, seed: 41 },
+    { label: "no SSPCAB, 32² patches", sspcab: false, patchSize: 32, seed: 42 },
+  ]
+) {
+  Deno.test({
+    name:
+      `export → infer --heatmap of a patch model (${c.label}): maps and lines equal predict --map patch's`,
+    ...opts,
+    fn: async (t) => {
+      const m = await patchModelOnDisk({ ...c, defaultMap: "patch" });
+      try {
+        // The pixel threshold sits in a gap wider than the tolerance: no pixel may cross it on rounding.
+        const top = Math.max(...m.reference.map((r) => Math.max(...r)));
+        assert(m.gap / 2 > REL * top, `gap ${m.gap} around the pixel threshold is within the tolerance`);
+        const predicted = await predictImages({
+          category: m.category,
+          modelDir: m.modelDir,
+          inputs: m.paths,
+          heatmap: { dir: join(m.dir, "predict"), map: "patch" },
+        });
+        predicted.forEach((p, i) => assertEquals(p.mapMethod, "patch", `predict ${i}`));
+        predicted.forEach((q, i) => {
+          const max = Math.max(...m.reference[i]);
+          assert(Math.abs(q.mapMax! - max) <= 1e-6 * max, `predict ${i}: map max ${q.mapMax} vs ${max}`);
+        });
+
+        // The fitted default map is the patch map: the bundle carries it without --map.
+        const outDir = join(m.dir, "bundle");
+        const result = await exportBundle({
+          modelPath: m.modelPath,
+          category: m.category,
+          outDir,
+          format: "all",
+        });
+        assertEquals(result.note, undefined);
+        const p = c.patchSize;
+        const wantPatchMap = {
+          file: PATCH_MODEL_FILE,
+          onnx: PATCH_ONNX_FILE,
+          outputs: ["embedding", "score"],
+          patchSize: p,
+          stride: STRIDE,
+          sigma: p / 4,
+        };
+        const wantMap = {
+          method: "patch",
+          options: m.patchMap.options,
+          pixelThreshold: m.patchMap.pixelThreshold,
+        };
+        assertEquals(result.metadata.anomalyMap, wantMap);
+        assertEquals(result.metadata.patchMap, wantPatchMap);
+        assertEquals(result.metadata.outputs, ["embedding", "score"], "no anomaly_map in the main graph");
+        const meta = await readBundleMetadata(outDir);
+        assertEquals([meta.anomalyMap, meta.patchMap], [wantMap, wantPatchMap]);
+        for (const f of [PATCH_MODEL_FILE, PATCH_WEIGHTS_FILE, PATCH_ONNX_FILE]) {
+          assert(result.files.includes(join(outDir, f)), `${f} listed`);
+        }
+        assertEquals(result.files[result.files.length - 1], join(outDir, BUNDLE_FILES.metadata));
+        const mainOnnx = onnxModelInfo(await Deno.readFile(join(outDir, "model.onnx")), "model.onnx");
+        assertEquals(mainOnnx.outputs.includes("anomaly_map"), false);
+        // density.json keeps the patch density the patch model's scores come from.
+        const stored = await loadFittedModel(join(outDir, BUNDLE_FILES.density));
+        assertEquals(stored.maps?.[0].patchDensity, m.patchMap.patchDensity);
+
+        const before = tf.memory().numTensors;
+        const bundle = await loadBundle(outDir);
+        assertEquals(bundle.patch?.engine, "tfjs");
+        const maps = await inferMaps(bundle, m.images);
+        const rel = compareMaps("inferMaps (tfjs) vs predict", maps, m.reference);
+        console.log(`${c.label}: infer (tfjs) map vs predict's: max |Δ| / max = ${rel.toExponential(2)}`);
+        const heatDir = join(m.dir, "infer");
+        const inferred = await inferImages(bundle, m.paths, { batchSize: 2, heatmap: heatDir });
+        compareLines("infer (tfjs)", inferred, predicted);
+        inferred.forEach((q, i) => assertEquals(q.heatmapPath, join(heatDir, `query_${i}.heatmap.png`)));
+        const png = await loadRgb(inferred[0].heatmapPath!);
+        assertEquals([png.width, png.height], [SIZE, SIZE]);
+        await disposeBundle(bundle);
+        assertEquals(tf.memory().numTensors, before, "disposeBundle frees the graph and the patch model");
+        // metadata.json naming no ONNX patch model: the onnxruntime engine says so (before any session).
+        const { onnx: _onnx, ...tfjsOnly } = meta.patchMap!;
+        await writeBundleMetadata(outDir, { ...meta, patchMap: tfjsOnly });
+        await rejectsUser(
+          () => loadOnnxBundle(outDir),
+          join(outDir, BUNDLE_FILES.metadata),
+          "no ONNX file (patchMap.onnx)",
+        );
+        await writeBundleMetadata(outDir, meta);
+
+        await t.step({
+          name: "onnxruntime engine",
+          ignore: ortMissing !== "",
+          fn: async () => {
+            const onnx = await loadOnnxBundle(outDir);
+            try {
+              assertEquals(onnx.patch?.engine, "onnxruntime");
+              const got = await inferImagesOnnx(onnx, m.paths, { heatmap: join(m.dir, "onnx") });
+              compareLines("infer (onnxruntime)", got, predicted);
+              const packed = await packedPatchMaps(onnx.patch!, m.images);
+              const per = SIZE * SIZE;
+              const e = compareMaps(
+                "onnxruntime vs predict",
+                m.images.map((_, i) => packed.slice(i * per, (i + 1) * per)),
+                m.reference,
+              );
+              console.log(
+                `${c.label}: infer (onnxruntime) map vs predict's: max |Δ| / max = ${e.toExponential(2)}`,
+              );
+            } finally {
+              await releaseOnnxBundle(onnx);
+            }
+          },
+        });
+      } finally {
+        await Deno.remove(m.dir, { recursive: true });
+      }
+    },
+  });
+}
+
+Deno.test({
+  name: "patch bundles: metadata that disagrees with the patch model, a missing patch file, bad exports",
+  ...opts,
+  fn: async () => {
+    const m = await patchModelOnDisk({ seed: 43, sspcab: true, patchSize: 40, defaultMap: "sspcab" });
+    try {
+      // The fitted default is sspcab: the bundle carries it and no patch model, unless --map patch.
+      const sspcabDir = join(m.dir, "sspcab");
+      const plain = await exportBundle({ modelPath: m.modelPath, category: m.category, outDir: sspcabDir });
+      assertEquals(plain.metadata.anomalyMap?.method, "sspcab");
+      assertEquals(plain.metadata.patchMap, undefined);
+      assert(!plain.files.some((f) => f.includes("patch_model")), "no patch model for an sspcab bundle");
+      const sspcabBundle = await loadBundle(sspcabDir);
+      assertEquals(sspcabBundle.patch, undefined);
+      await disposeBundle(sspcabBundle);
+
+      const outDir = join(m.dir, "bundle");
+      const result = await exportBundle({
+        modelPath: m.modelPath,
+        category: m.category,
+        outDir,
+        map: "patch",
+      });
+      assertEquals(result.metadata.anomalyMap?.method, "patch");
+      assertEquals(result.metadata.patchMap?.file, PATCH_MODEL_FILE);
+      assertEquals(result.metadata.patchMap?.onnx, undefined, "format tfjs writes no patch_model.onnx");
+      const metaPath = join(outDir, BUNDLE_FILES.metadata);
+      const meta = await readBundleMetadata(outDir);
+
+      // Loaded without the patch model (as the app does), the bundle scores but cannot draw the map.
+      const scoresOnly = await loadBundle(outDir, { patchMap: false });
+      assertEquals(scoresOnly.patch, undefined);
+      await rejectsUser(
+        () => inferImages(scoresOnly, m.paths, { heatmap: join(m.dir, "x") }),
+        "needs its patch model",
+      );
+      const scored = await inferImages(scoresOnly, m.paths);
+      assertEquals(scored.length, m.paths.length);
+      await disposeBundle(scoresOnly);
+      // The app's engine serves a patch bundle's scores with no map (and without loading the patch model).
+      const before = tf.memory().numTensors;
+      const engine = await loadScoringEngine(outDir);
+      const out = await engine.score(m.images);
+      assertEquals(out.maps, undefined);
+      assertEquals(Array.from(out.scores), scored.map((p) => p.score));
+      assertEquals(summarizeBundle("b", engine.metadata, []).has_anomaly_map, false);
+      await engine.dispose();
+      assertEquals(tf.memory().numTensors, before, "the app engine leaves no tensors");
+
+      // metadata.json disagreeing with the patch model, or naming no tfjs patch file.
+      await writeBundleMetadata(outDir, { ...meta, patchMap: { ...meta.patchMap!, stride: 4 } });
+      await rejectsUser(
+        () => loadBundle(outDir),
+        metaPath,
+        "patchMap.stride",
+        join(outDir, PATCH_MODEL_FILE),
+      );
+      const { file: _file, ...noFile } = meta.patchMap!;
+      await writeBundleMetadata(outDir, { ...meta, patchMap: { ...noFile, onnx: PATCH_ONNX_FILE } });
+      await rejectsUser(() => loadBundle(outDir), metaPath, "no TensorFlow.js file");
+      // A patch record without the patch model (an older bundle): infer --heatmap says to export again.
+      const { patchMap: _p, ...older } = meta;
+      assertThrows(() => heatmapSource(older, outDir), UserError, "no patch model");
+      assertEquals(heatmapSource(meta, outDir), meta.anomalyMap);
+
+      // Export refusals, before anything is written.
+      const densityPath = fittedModelPath(m.modelDir, m.category);
+      const exportTo = (name: string) =>
+        exportBundle({
+          modelPath: m.modelPath,
+          category: m.category,
+          outDir: join(m.dir, name),
+          map: "patch",
+        });
+      await saveFittedModel(densityPath, { ...m.fitted, maps: [m.fitted.maps![0]] });
+      await rejectsUser(() => exportTo("a"), "no patch map", "deno task eval --localization patch");
+      await saveFittedModel(densityPath, {
+        ...m.fitted,
+        maps: [{ ...m.patchMap, options: { patch_size: 32, stride: STRIDE } }],
+      });
+      await rejectsUser(() => exportTo("c"), "at least 33");
+      await saveFittedModel(densityPath, {
+        ...m.fitted,
+        maps: [{ ...m.patchMap, options: { patch_size: 40, stride: 0 } }],
+      });
+      await rejectsUser(() => exportTo("d"), densityPath, "options.stride");
+      for (const name of ["a", "c", "d"]) {
+        const written = await Deno.stat(join(m.dir, name)).then(() => true, () => false);
+        assert(!written, `a refused export wrote ${name}/`);
+      }
+    } finally {
+      await Deno.remove(m.dir, { recursive: true });
     }
   },
 });

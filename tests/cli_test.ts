@@ -2,7 +2,9 @@
  * The flag parser (typed from the declaration: values, defaults, choices, the forms it accepts) and the
  * command-line entry points on bad input: a clear one-line `error:` and a non-zero exit, never a stack
  * trace — unknown flag, bad environment variable, missing data folder, category without images, missing or
- * mismatched model file, corrupt image, missing bundle.
+ * mismatched model file, corrupt image, missing bundle. `export` / `infer --heatmap` / `predict --heatmap`:
+ * the stored map and the same printed line — for a patch model (`--map patch`) the bundle's patch model
+ * draws infer's map (tfjs, and onnxruntime when installed), equal to predict's within 1e-4 of the map max.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
@@ -20,6 +22,8 @@ import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { fitGaussianDensity } from "../lib/eval/density.ts";
 import { embedImages } from "../lib/eval/embed.ts";
 import { loadRgb } from "../lib/data/images.ts";
+import { patchModelOnDisk } from "./helpers/patch_model.ts";
+import { loadOnnxRuntime } from "../lib/export/onnx_engine.ts";
 
 const root = join(import.meta.dirname!, "..");
 
@@ -508,7 +512,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "export/infer/predict --heatmap: the stored map, the same printed line; patch and --map misuse are clean errors",
+    "export/infer/predict --heatmap: the stored map, the same printed line; a patch record without its patch model and --map misuse are clean errors",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -612,7 +616,7 @@ Deno.test({
         "--heatmap",
         join(dir, "x"),
       ]);
-      assertCleanError(patch, "this bundle's patch map needs");
+      assertCleanError(patch, "no patch model (patchMap)", "export the bundle again");
       const misuse = await cli("predict.ts", [
         "--data_type",
         category,
@@ -630,9 +634,113 @@ Deno.test({
         "--map",
         "patch",
       ]);
-      assertCleanError(patchExport, "patch map");
+      assertCleanError(patchExport, "no patch map", "deno task eval --localization patch");
     } finally {
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "export --map patch → infer --heatmap: the patch model's map and line equal predict --heatmap --map patch's",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async (t) => {
+    await initBackend("cpu");
+    // A model trained with --patch_size 40 (SSPCAB), whose eval stored an sspcab map first and the patch map.
+    const m = await patchModelOnDisk({ seed: 51, sspcab: true, patchSize: 40, defaultMap: "sspcab" });
+    try {
+      const bundle = join(m.dir, "bundle");
+      const ort = await loadOnnxRuntime().then(() => true, () => false);
+      const exported = await cli("export.ts", [
+        "--data_type",
+        m.category,
+        "--model_dir",
+        m.modelDir,
+        "--save_inference_dir",
+        bundle,
+        "--map",
+        "patch",
+        "--format",
+        "all",
+      ]);
+      assertEquals(exported.code, 0, exported.stderr);
+      assertStringIncludes(
+        exported.stdout,
+        `anomaly map patch (pixel threshold ${m.patchMap.pixelThreshold.toFixed(6)})`,
+      );
+      assertStringIncludes(exported.stdout, "patch model: 40x40 patches, stride 8, sigma 10");
+      for (const f of ["patch_model.json", "patch_model.weights.bin", "patch_model.onnx"]) {
+        assertStringIncludes(exported.stdout, join(bundle, f));
+      }
+      const predicted = await cli("predict.ts", [
+        "--data_type",
+        m.category,
+        "--model_dir",
+        m.modelDir,
+        "--heatmap",
+        join(m.dir, "p"),
+        "--map",
+        "patch",
+        ...m.paths,
+      ]);
+      assertEquals(predicted.code, 0, predicted.stderr);
+      const lines = (s: string) => s.split("\n").filter((l) => l.startsWith("image_name:"));
+      const parse = (l: string) => {
+        const r =
+          /^(.+), score is ([0-9.]+), (threshold is [0-9.]+), map max ([0-9.]+), (defect area [0-9.]+%)$/
+            .exec(l);
+        assert(r, `unexpected line: ${l}`);
+        return { head: `${r[1]} ${r[3]} ${r[5]}`, score: Number(r[2]), max: Number(r[4]) };
+      };
+      const want = lines(predicted.stdout).map(parse);
+      assertEquals(want.length, m.paths.length, predicted.stdout);
+      // predict's map maxima are the library's patch maps'.
+      want.forEach((w, i) => {
+        const max = Math.max(...m.reference[i]);
+        assert(Math.abs(w.max - max) <= 1e-6 + 1e-6 * max, `predict ${i}: ${w.max} vs ${max}`);
+      });
+      assert(
+        want.some((w) => !w.head.endsWith("defect area 0.00%") && !w.head.endsWith("defect area 100.00%")),
+        "a mask that is neither empty nor full",
+      );
+      for (const engine of ["tfjs", "onnxruntime"]) {
+        await t.step({
+          name: `infer --engine ${engine}`,
+          ignore: engine === "onnxruntime" && !ort,
+          fn: async () => {
+            const heat = join(m.dir, `i_${engine}`);
+            const inferred = await cli("infer.ts", [
+              "--model_dir",
+              bundle,
+              "--engine",
+              engine,
+              "--heatmap",
+              heat,
+              ...m.paths,
+            ]);
+            assertEquals(inferred.code, 0, inferred.stderr);
+            const got = lines(inferred.stdout).map(parse);
+            assertEquals(got.length, want.length, inferred.stdout);
+            got.forEach((g, i) => {
+              // Same path, verdict, threshold and defect area; map max and score within 1e-4 relative.
+              assertEquals(g.head, want[i].head);
+              assert(
+                Math.abs(g.max - want[i].max) <= 1e-4 * want[i].max,
+                `${engine} ${i}: ${g.max} vs ${want[i].max}`,
+              );
+              assert(Math.abs(g.score - want[i].score) <= 1e-4 * want[i].score, `${engine} ${i}: score`);
+            });
+            assertStringIncludes(inferred.stdout, `heatmap: ${heat}`);
+            for (let i = 0; i < m.paths.length; i++) {
+              assert((await Deno.stat(join(heat, `query_${i}.heatmap.png`))).isFile);
+            }
+          },
+        });
+      }
+    } finally {
+      await Deno.remove(m.dir, { recursive: true });
     }
   },
 });

@@ -122,7 +122,9 @@ async function isFile(path: string): Promise<boolean> {
  */
 export async function loadScoringEngine(dir: string, options: EngineOptions = {}): Promise<ScoringEngine> {
   const engine = options.engine ?? "tfjs";
-  if (engine === "tfjs") return tfjsEngine(await loadBundle(dir));
+  // The app shows only a graph's own anomaly_map (the page runs model.json itself): a patch bundle is served
+  // with scores and no map (its summary says has_anomaly_map false), so its patch model is not loaded.
+  if (engine === "tfjs") return tfjsEngine(await loadBundle(dir, { patchMap: false }));
   if (engine !== "onnxruntime") {
     throw new UserError(`unknown engine "${engine}"`, `use ${INFERENCE_ENGINES.join(" or ")}`);
   }
@@ -138,6 +140,6 @@ export async function loadScoringEngine(dir: string, options: EngineOptions = {}
     );
   }
   return onnxEngine(
-    await loadOnnxBundle(dir, { executionProviders: [options.executionProvider ?? "cpu"] }),
+    await loadOnnxBundle(dir, { executionProviders: [options.executionProvider ?? "cpu"], patchMap: false }),
   );
 }

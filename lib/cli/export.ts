@@ -1,6 +1,7 @@
 /**
  * `deno task export` — write the self-contained inference bundle (TensorFlow.js graph model with the score
- * inside, density, threshold, metadata) of a trained and evaluated model.
+ * inside, density, threshold, metadata) of a trained and evaluated model; for the `patch` map also the patch
+ * model (`patch_model.json` / `patch_model.onnx`), which `infer` runs over each image's grid of patches.
  * @module
  */
 import { join } from "node:path";
@@ -27,7 +28,8 @@ const FLAGS = defineFlags({
   map: {
     type: "string",
     choices: LOCALIZATION_METHODS,
-    help: "the anomaly map the bundle carries (default: the map eval ranked best by AU-PRO, else sspcab)",
+    help: "the anomaly map the bundle carries (default: the map eval ranked best by AU-PRO, else sspcab); " +
+      "patch adds the patch model (needs `eval --localization patch`)",
   },
 });
 
@@ -57,6 +59,12 @@ if (import.meta.main) {
         result.metadata.threshold.toFixed(6)
       }${mapText})`,
     );
+    const patch = result.metadata.patchMap;
+    if (patch) {
+      console.log(
+        `patch model: ${patch.patchSize}x${patch.patchSize} patches, stride ${patch.stride}, sigma ${patch.sigma}`,
+      );
+    }
     if (result.note) console.log(`note: ${result.note}`);
     for (const f of result.files) console.log(`  ${f}`);
   });

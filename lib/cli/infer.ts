@@ -1,7 +1,7 @@
 /**
  * `deno task infer` — run an exported bundle on images (no training code involved); `--heatmap DIR` also
- * writes the bundle's anomaly map with the predicted-mask outline per image and adds the map's maximum and
- * defect area to each line.
+ * writes the bundle's anomaly map (its graph's `anomaly_map`, or a patch bundle's map from its patch model)
+ * with the predicted-mask outline per image and adds the map's maximum and defect area to each line.
  * @module
  */
 import {
@@ -14,8 +14,8 @@ import {
 } from "./common.ts";
 import { defineFlags } from "./flags.ts";
 import { runCli, UserError } from "../util/errors.ts";
-import { INFERENCE_ENGINES, inferImages, loadBundle } from "../export/infer.ts";
-import { inferImagesOnnx, loadOnnxBundle } from "../export/onnx_engine.ts";
+import { disposeBundle, INFERENCE_ENGINES, inferImages, loadBundle } from "../export/infer.ts";
+import { inferImagesOnnx, loadOnnxBundle, releaseOnnxBundle } from "../export/onnx_engine.ts";
 import { formatPrediction, type Prediction } from "../pipeline/predict.ts";
 import { predictionLines } from "../pipeline/heatmap.ts";
 
@@ -62,12 +62,16 @@ if (import.meta.main) {
       try {
         print(await inferImagesOnnx(bundle, inputs, options));
       } finally {
-        await bundle.session.release();
+        await releaseOnnxBundle(bundle);
       }
       return;
     }
     await startBackend(flags.backend, () => {});
     const bundle = await loadBundle(flags.model_dir);
-    print(await inferImages(bundle, inputs, options));
+    try {
+      print(await inferImages(bundle, inputs, options));
+    } finally {
+      await disposeBundle(bundle);
+    }
   });
 }

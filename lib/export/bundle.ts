@@ -1,15 +1,19 @@
 /**
  * The self-contained inference bundle: the network as a TensorFlow.js graph model (`model.json` + weights,
  * loadable by `tf.loadGraphModel` in a browser) and/or as an ONNX model (`model.onnx`, see `onnx/export.ts`),
- * each taking raw RGB and, for a Gaussian density, outputting the anomaly score itself (and, for a model with
- * SSPCAB, the per-pixel `anomaly_map`); `density.json` (the fitted density and threshold); and `metadata.json` (category,
- * image size, preprocessing, training configuration, metrics, library version).
+ * each taking raw RGB and, for a Gaussian density, outputting the anomaly score itself (and the per-pixel
+ * `anomaly_map` of an `sspcab` or `gradcam` map); for the `patch` map a second small model — the network at
+ * the patch size, `patch_model.json` and/or `patch_model.onnx` (see `patch_graph.ts`) — that the runtime runs
+ * over the grid of patches; `density.json` (the fitted density and threshold, and the patch density); and
+ * `metadata.json` (category, image size, preprocessing, training configuration, metrics, the map and the
+ * patch model's files and geometry, library version), written last.
  * @module
  */
 import { join } from "node:path";
 import { ANOMALY_MAP_OUTPUT, buildGraphModel } from "./graph_model.ts";
 import { writeGraphModel } from "./bundle_io.ts";
 import {
+  type FittedMap,
   fittedMap,
   type FittedModel,
   fittedModelPath,
@@ -32,9 +36,12 @@ import {
   type BundleAnomalyMap,
   type BundleFormat,
   type BundleMetadata,
+  type BundlePatchMap,
   writeBundleMetadata,
 } from "./bundle_metadata.ts";
 import { ONNX_OPSET } from "./onnx/export.ts";
+import { PATCH_MODEL_FILE, PATCH_ONNX_FILE, patchMapSettings, writePatchGraph } from "./patch_graph.ts";
+import { checkPatchSizeForModel } from "../localize/patch.ts";
 
 /** The anomaly map an export puts into the bundle: the graph's spec and what metadata records. */
 export interface ExportMapChoice {
@@ -44,13 +51,16 @@ export interface ExportMapChoice {
   anomalyMap: BundleAnomalyMap | null;
   /** Why the choice was made, when it is not the stored default map (printed by the CLI). */
   note?: string;
+  /** The `patch` map: the fitted map (with its patch density) the bundle's patch model is written from. */
+  patch?: FittedMap;
 }
 
 /**
  * Which map a bundle carries: `requested` (`--map`), else the fitted model's default map (the one eval
  * ranked best by AU-PRO), else — no stored map — the sspcab map without a pixel threshold when the model has
- * SSPCAB, else none. A method this export cannot put into a graph, or that the model or density cannot give,
- * is a {@link UserError}.
+ * SSPCAB, else none. `patch` is not a graph output: it needs the patch map eval stored (with its patch density),
+ * returned as `patch` for the bundle's own patch model, and the main graph gets no `anomaly_map`. A method
+ * the model or density cannot give is a {@link UserError}.
  */
 export function chooseExportMap(
   fitted: FittedModel,
@@ -96,11 +106,27 @@ export function chooseExportMap(
         );
       }
       break;
-    case "patch":
-      throw new UserError(
-        "this bundle's patch map needs the patch model's own graph, which this export does not write yet",
-        "export with --map sspcab or --map gradcam",
-      );
+    case "patch": {
+      // The patch map is drawn by a second small model (patch_graph.ts) from the patch density eval stores;
+      // the main graph outputs no anomaly_map.
+      if (!stored?.patchDensity) {
+        throw new UserError(
+          `the patch map needs the patch density that \`deno task eval --localization patch\` stores; ` +
+            `the fitted density has ${stored ? "a patch map without it" : "no patch map"}`,
+          "run `deno task eval --localization patch` (for a model trained with --patch_size), then export " +
+            "again — or export with --map sspcab or --map gradcam",
+        );
+      }
+      return {
+        spec: null,
+        anomalyMap: {
+          method: "patch",
+          options: { ...stored.options },
+          pixelThreshold: stored.pixelThreshold,
+        },
+        patch: stored,
+      };
+    }
   }
   const spec = graphMapSpec(chosen, options);
   return {
@@ -145,6 +171,11 @@ export async function exportBundle(
     }
     const files: string[] = [];
     const map = chooseExportMap(fitted, model.net.config, options.map);
+    if (map.patch) {
+      // Refuse a bad patch map (geometry, a patch too small for SSPCAB) before writing anything.
+      const { settings } = patchMapSettings(map.patch, model.config.size, densityPath);
+      checkPatchSizeForModel(model.net.config, settings.patchSize);
+    }
     // Both model files output the chosen map.
     const outputs = [...(gaussian ? ["embedding", "score"] : ["embedding"])];
     if (map.spec) outputs.push(ANOMALY_MAP_OUTPUT);
@@ -183,6 +214,25 @@ export async function exportBundle(
       files.push(await writeOnnxModel(options.outDir, built.bytes));
       onnx = { file: ONNX_MODEL_FILE, opset: ONNX_OPSET, input, outputs: built.outputs };
     }
+    let patchMap: BundlePatchMap | undefined;
+    if (map.patch) {
+      const written = await writePatchGraph(options.outDir, model.net, map.patch, {
+        imageSize: model.config.size,
+        format,
+        onnxInput: options.onnxInput,
+        category: options.category,
+      });
+      files.push(...written.files);
+      const { patchSize, stride, sigma } = written.info;
+      patchMap = {
+        ...(format === "onnx" ? {} : { file: PATCH_MODEL_FILE }),
+        ...(format === "tfjs" ? {} : { onnx: PATCH_ONNX_FILE }),
+        outputs: written.outputs,
+        patchSize,
+        stride,
+        sigma,
+      };
+    }
     await saveFittedModel(join(options.outDir, BUNDLE_FILES.density), fitted);
     const metadata: BundleMetadata = {
       format: BUNDLE_FORMAT,
@@ -204,6 +254,7 @@ export async function exportBundle(
       formats: format === "all" ? ["tfjs", "onnx"] : [format],
       ...(onnx ? { onnx } : {}),
       ...(map.anomalyMap ? { anomalyMap: map.anomalyMap } : {}),
+      ...(patchMap ? { patchMap } : {}),
     };
     await writeBundleMetadata(options.outDir, metadata);
     return {

@@ -64,6 +64,29 @@ export interface BundleMetadata {
    * no pixel threshold).
    */
   anomalyMap?: BundleAnomalyMap;
+  /**
+   * The patch map's own model (bundles whose `anomalyMap.method` is `patch`; see `patch_graph.ts`): the
+   * network at input `patchSize × patchSize` as a TensorFlow.js graph model (`file`, with its weight shard)
+   * and/or as ONNX (`onnx`), its outputs, and the map's geometry — what a browser needs to crop the grid,
+   * run the patch model and spread the scores without reading `density.json`'s map options.
+   */
+  patchMap?: BundlePatchMap;
+}
+
+/** What a bundle records about its patch model (see {@link BundleMetadata.patchMap}). */
+export interface BundlePatchMap {
+  /** The graph model's `model.json`-style file (format tfjs/all), e.g. `patch_model.json`. */
+  file?: string;
+  /** The ONNX model (format onnx/all), e.g. `patch_model.onnx`. */
+  onnx?: string;
+  /** Outputs of the patch model(s): `embedding`, and `score` for a Gaussian patch density. */
+  outputs: string[];
+  /** Patch side in pixels (the patch model's input side). */
+  patchSize: number;
+  /** Grid stride in pixels. */
+  stride: number;
+  /** Receptive-field Gaussian σ in pixels (each patch score spreads over its patch with this σ). */
+  sigma: number;
 }
 
 /** What a bundle records about its anomaly map. */
@@ -119,6 +142,7 @@ export async function readBundleMetadata(dir: string): Promise<BundleMetadata> {
     });
   }
   if (doc.anomalyMap !== undefined) checkAnomalyMap(source, doc.anomalyMap);
+  if (doc.patchMap !== undefined) checkPatchMap(source, doc.patchMap);
   return doc as unknown as BundleMetadata;
 }
 
@@ -136,5 +160,29 @@ function checkAnomalyMap(source: JsonSource, value: unknown): void {
   const t = m.pixelThreshold;
   if (t !== null && (typeof t !== "number" || !Number.isFinite(t))) {
     throw fieldError(source, "anomalyMap.pixelThreshold", "a finite number or null", t);
+  }
+}
+
+function checkPatchMap(source: JsonSource, value: unknown): void {
+  const m = objectField(source, value, "patchMap");
+  for (const key of ["file", "onnx"]) {
+    if (m[key] === undefined) continue;
+    const name = stringField(source, m, key, `patchMap.${key}`);
+    if (name === "" || /[\\/]/.test(name)) {
+      throw fieldError(source, `patchMap.${key}`, "a file name inside the bundle folder", name);
+    }
+  }
+  if (m.file === undefined && m.onnx === undefined) {
+    throw fieldError(source, "patchMap.file", "a file name (or patchMap.onnx one)", undefined);
+  }
+  arrayField(source, m, "outputs", "patchMap.outputs").forEach((o, i) => {
+    if (typeof o !== "string") throw fieldError(source, `patchMap.outputs[${i}]`, "a string", o);
+  });
+  for (const key of ["patchSize", "stride", "sigma"]) {
+    const v = numberField(source, m, key, `patchMap.${key}`);
+    const whole = key !== "sigma";
+    if (!(v > 0) || (whole && !Number.isInteger(v))) {
+      throw fieldError(source, `patchMap.${key}`, whole ? "a positive integer" : "a positive number", v);
+    }
   }
 }

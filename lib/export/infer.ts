@@ -1,7 +1,9 @@
 /**
  * Inference from an exported bundle only — no training code: load the graph model, the density and the
  * metadata, resize images as the metadata says, run the graph to the embedding, score it with the bundle's
- * density and compare the score with the threshold.
+ * density and compare the score with the threshold. The anomaly map is the graph's `anomaly_map` output
+ * (`sspcab`, `gradcam`) or, for a `patch` bundle, drawn by the bundle's patch model (`patch_maps.ts`: the
+ * grid of patches cropped into batches, each patch scored, the scores spread over the pixels).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -22,6 +24,9 @@ import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import type { GraphModel, Tensor } from "../util/tensor_types.ts";
 import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
+import { loadPatchMaps, type PatchMapBundle, patchMapsFromBundle } from "./patch_maps.ts";
+import { PATCH_MODEL_FILE, PATCH_ONNX_FILE } from "./patch_graph.ts";
+import type { OnnxSessionOptions } from "./onnx_engine.ts";
 
 /** The engines that run a bundle: the TensorFlow.js graph model (`model.json`) or ONNX Runtime (`model.onnx`). */
 export const INFERENCE_ENGINES = ["tfjs", "onnxruntime"] as const;
@@ -36,10 +41,25 @@ export interface InferenceBundle {
   fitted: FittedModel;
   /** The bundle's folder (for messages). */
   dir?: string;
+  /** The patch model (`patch_model.json`) of a bundle whose map is `patch`, loaded by {@link loadBundle}. */
+  patch?: PatchMapBundle;
 }
 
-/** Load a bundle folder written by `export`, with clear errors for missing or foreign files. */
-export async function loadBundle(dir: string): Promise<InferenceBundle> {
+/** Options of {@link loadBundle}. */
+export interface LoadBundleOptions {
+  /**
+   * Load the patch model of a `patch` bundle (default true). Without it the bundle scores images but
+   * draws no map (the app server, which shows only graph-output maps, leaves it out).
+   */
+  patchMap?: boolean;
+}
+
+/**
+ * Load a bundle folder written by `export`, with clear errors for missing or foreign files; a bundle whose
+ * map is `patch` also gets its patch model (see {@link loadBundlePatchMap}). Free it with
+ * {@link disposeBundle}.
+ */
+export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<InferenceBundle> {
   const metadata = await readBundleMetadata(dir);
   if (metadata.formats && !metadata.formats.includes("tfjs")) {
     throw new UserError(
@@ -48,8 +68,67 @@ export async function loadBundle(dir: string): Promise<InferenceBundle> {
     );
   }
   const fitted = await loadFittedModel(join(dir, BUNDLE_FILES.density));
-  const model = await loadGraphModelFromDir(dir);
-  return { model, metadata, fitted, dir };
+  const patch = (options.patchMap ?? true)
+    ? await loadBundlePatchMap(dir, metadata, fitted, { engine: "tfjs" })
+    : undefined;
+  try {
+    const model = await loadGraphModelFromDir(dir);
+    return { model, metadata, fitted, dir, ...(patch ? { patch } : {}) };
+  } catch (err) {
+    await patch?.dispose();
+    throw err;
+  }
+}
+
+/** Free a bundle loaded by {@link loadBundle}: the graph model's weights and the patch model's. */
+export async function disposeBundle(bundle: InferenceBundle): Promise<void> {
+  bundle.model.dispose();
+  await bundle.patch?.dispose();
+}
+
+/**
+ * The patch model of the bundle in `dir` for `engine` (`patch_model.json` for tfjs, `patch_model.onnx` for
+ * onnxruntime, with the session `options.onnx`), when the bundle's map is `patch` and its metadata names
+ * the patch model (`patchMap`); `undefined` for any other bundle. A patch bundle without the engine's patch
+ * file, or whose `metadata.json` geometry differs from the patch model's and `density.json`'s, is a
+ * {@link UserError} naming the file.
+ */
+export async function loadBundlePatchMap(
+  dir: string,
+  metadata: BundleMetadata,
+  fitted: FittedModel,
+  options: { engine: "tfjs" | "onnxruntime"; onnx?: OnnxSessionOptions },
+): Promise<PatchMapBundle | undefined> {
+  const recorded = metadata.patchMap;
+  if (metadata.anomalyMap?.method !== "patch" || !recorded) return undefined;
+  const where = join(dir, BUNDLE_FILES.metadata);
+  const tfjs = options.engine === "tfjs";
+  const field = tfjs ? "file" : "onnx";
+  const expected = tfjs ? PATCH_MODEL_FILE : PATCH_ONNX_FILE;
+  if (recorded[field] !== expected) {
+    throw new UserError(
+      recorded[field] === undefined
+        ? `${where}: this bundle's patch model has no ${
+          tfjs ? "TensorFlow.js" : "ONNX"
+        } file (patchMap.${field})`
+        : `${where}: patchMap.${field} is ${JSON.stringify(recorded[field])}, expected "${expected}"`,
+      `export the bundle again with \`deno task export --format ${tfjs ? "tfjs" : "onnx"}\` (or all)` +
+        (tfjs ? ", or run it with the onnxruntime engine" : ", or run it with the tfjs engine"),
+    );
+  }
+  const patch = await loadPatchMaps(dir, metadata, { engine: options.engine, fitted, onnx: options.onnx });
+  for (const key of ["patchSize", "stride", "sigma"] as const) {
+    if (patch.settings[key] !== recorded[key]) {
+      await patch.dispose();
+      throw new UserError(
+        `${where}: patchMap.${key} is ${recorded[key]}, but ${patch.modelPath} and ${
+          join(dir, BUNDLE_FILES.density)
+        } give ${patch.settings[key]}`,
+        "the bundle's files come from different exports — export the bundle again with `deno task export`",
+      );
+    }
+  }
+  return patch;
 }
 
 /** What {@link runBundleBatch} gives for a batch. */
@@ -124,11 +203,43 @@ export function hasAnomalyMap(bundle: InferenceBundle): boolean {
 }
 
 /**
- * The per-pixel anomaly maps (SSPCAB's reconstruction error, `size × size` row-major, one per image) of RGB
- * images already resized to the bundle's side, in one forward pass. A bundle without the map output (a model
+ * The patch model of a `patch` bundle, loaded; a bundle loaded without it is a {@link UserError}.
+ * `dir` names the bundle in the message.
+ */
+export function requirePatchMap(bundle: { patch?: PatchMapBundle }, dir: string): PatchMapBundle {
+  if (!bundle.patch) {
+    throw new UserError(
+      `the patch map of this bundle (${dir}) needs its patch model, which was not loaded`,
+      "load the bundle with loadBundle / loadOnnxBundle (they load it for a bundle whose map is patch), " +
+        "or export the bundle again with `deno task export`",
+    );
+  }
+  return bundle.patch;
+}
+
+/** The patch maps of `images` from the bundle's patch model, packed `n × size × size` row-major. */
+export async function packedPatchMaps(
+  patch: PatchMapBundle,
+  images: readonly RgbImage[],
+): Promise<Float32Array> {
+  const maps = await patchMapsFromBundle(patch, images);
+  const per = patch.settings.imageSize ** 2;
+  const out = new Float32Array(images.length * per);
+  maps.forEach((m, i) => out.set(m, i * per));
+  return out;
+}
+
+/**
+ * The per-pixel anomaly maps (`size × size` row-major, one per image) of RGB images already resized to the
+ * bundle's side: the graph's `anomaly_map` (SSPCAB's reconstruction error or GradCAM) in one forward pass,
+ * or, for a `patch` bundle, the patch model's map (`patchMapsFromBundle`). A bundle with neither (a model
  * without SSPCAB, or exported before the map existed) is a {@link UserError}.
  */
 export async function inferMaps(bundle: InferenceBundle, images: RgbImage[]): Promise<Float32Array[]> {
+  if (bundleAnomalyMap(bundle.metadata)?.method === "patch") {
+    const patch = requirePatchMap(bundle, bundle.dir ?? ".");
+    return images.length ? await patchMapsFromBundle(patch, images) : [];
+  }
   if (!hasAnomalyMap(bundle)) {
     throw new UserError(
       `this bundle (${bundle.metadata.category}) has no ${ANOMALY_MAP_OUTPUT} output: its model has no SSPCAB ` +
@@ -155,7 +266,8 @@ export function bundleAnomalyMap(metadata: BundleMetadata): BundleAnomalyMap | n
 
 /**
  * The map `infer --heatmap` draws from a bundle, checked: the graph computes `sspcab` and `gradcam` maps
- * itself; any other method, or a bundle without a map, is a {@link UserError} naming the bundle.
+ * itself, the bundle's patch model (`metadata.patchMap`) the `patch` map; a patch map without a recorded
+ * patch model, an unknown method, or a bundle without a map is a {@link UserError} naming the bundle.
  */
 export function heatmapSource(metadata: BundleMetadata, dir: string): BundleAnomalyMap {
   const map = bundleAnomalyMap(metadata);
@@ -177,10 +289,14 @@ export function heatmapSource(metadata: BundleMetadata, dir: string): BundleAnom
       }
       return map;
     case "patch":
-      throw new UserError(
-        `this bundle's patch map needs the patch model's own graph, which this version of infer cannot run (${where})`,
-        "export the bundle with --map sspcab or --map gradcam",
-      );
+      if (!metadata.patchMap) {
+        throw new UserError(
+          `${where} records the patch map but no patch model (patchMap): the bundle was exported before ` +
+            "the patch model existed",
+          "export the bundle again with `deno task export`",
+        );
+      }
+      return map;
     default:
       throw new UserError(
         `${where}: unknown anomaly map method "${(map as { method: string }).method}"`,
@@ -205,7 +321,7 @@ export interface InferOptions {
 
 /**
  * The map fields of a batch's predictions (and their heatmap PNGs): `maps` is `n × side²` row-major, the
- * bundle's `anomaly_map` for `images`.
+ * bundle's map for `images` (its graph's `anomaly_map`, or the patch model's map).
  */
 export async function heatmapFields(
   map: BundleAnomalyMap,
@@ -227,7 +343,10 @@ export async function heatmapFields(
   return out;
 }
 
-/** Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit. */
+/**
+ * Score images with a loaded bundle, `batchSize` at a time; `maxPixels` is the decompression-bomb limit;
+ * `heatmap` also draws the bundle's map (see {@link heatmapSource}) per image.
+ */
 export async function inferImages(
   bundle: InferenceBundle,
   inputs: string[],
@@ -237,15 +356,17 @@ export async function inferImages(
   const size = bundle.metadata.imageSize;
   const batchSize = Math.max(1, options.batchSize ?? 8);
   const map = options.heatmap !== undefined ? heatmapSource(bundle.metadata, bundle.dir ?? ".") : null;
+  const patch = map?.method === "patch" ? requirePatchMap(bundle, bundle.dir ?? ".") : undefined;
   const names = options.heatmap !== undefined ? heatmapPaths("", paths) : [];
   const out: Prediction[] = [];
   for (let start = 0; start < paths.length; start += batchSize) {
     const chunk = paths.slice(start, start + batchSize);
     const images = await Promise.all(chunk.map((p) => loadRgb(p, size, { maxPixels: options.maxPixels })));
-    const res = await runBundleBatch(bundle, images, { maps: map !== null });
+    const res = await runBundleBatch(bundle, images, { maps: map !== null && !patch });
     const scores = res.scores!;
+    const maps = patch ? await packedPatchMaps(patch, images) : res.maps;
     const fields = map
-      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, res.maps!)
+      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, maps!)
       : [];
     chunk.forEach((path, i) => {
       const score = scores[i];

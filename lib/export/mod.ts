@@ -1,7 +1,8 @@
 /**
  * Export: the TensorFlow.js graph model written from our network (with an anomaly map — SSPCAB's or GradCAM's — as an output), the
- * ONNX model (`./onnx/`), the inference bundle (graph model and/or model.onnx + density + threshold + metadata)
- * and running a bundle on images without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
+ * ONNX model (`./onnx/`), the patch-level map's own small model (`patch_model.json` / `patch_model.onnx`), the
+ * inference bundle (graph model and/or model.onnx + density + threshold + metadata) and running a bundle on
+ * images without any training code — with TensorFlow.js or, optionally, ONNX Runtime.
  *
  * @example A network as a TensorFlow.js graph model that takes raw RGB and outputs its embedding
  * ```ts
@@ -47,6 +48,7 @@ export {
   type BundleFormat,
   type BundleMetadata,
   bundleMetadataPath,
+  type BundlePatchMap,
   readBundleMetadata,
   writeBundleMetadata,
 } from "./bundle_metadata.ts";
@@ -72,6 +74,7 @@ export {
 export {
   bundleAnomalyMap,
   type BundleBatchOutput,
+  disposeBundle,
   hasAnomalyMap,
   heatmapFields,
   heatmapSource,
@@ -81,15 +84,40 @@ export {
   inferMaps,
   type InferOptions,
   loadBundle,
+  type LoadBundleOptions,
+  loadBundlePatchMap,
+  packedPatchMaps,
   packImages,
+  requirePatchMap,
   runBundleBatch,
   scoreRgbImages,
 } from "./infer.ts";
+export {
+  buildPatchGraph,
+  PATCH_MAP_KIND,
+  PATCH_MODEL_FILE,
+  PATCH_ONNX_FILE,
+  PATCH_WEIGHTS_FILE,
+  type PatchMapInfo,
+  type PatchMapSettings,
+  patchMapSettings,
+  writePatchGraph,
+  type WritePatchGraphOptions,
+  type WrittenPatchGraph,
+} from "./patch_graph.ts";
+export {
+  loadPatchMaps,
+  type LoadPatchMapsOptions,
+  type PatchMapBundle,
+  patchMapsFromBundle,
+  type PatchMapsFromBundleOptions,
+} from "./patch_maps.ts";
 export {
   createOnnxSession,
   type ExecutionProvider,
   inferImagesOnnx,
   loadOnnxBundle,
+  type LoadOnnxBundleOptions,
   loadOnnxRuntime,
   type OnnxBatchOutputs,
   type OnnxBundle,
@@ -100,6 +128,7 @@ export {
   type OrtModule,
   type OrtSession,
   type OrtTensor,
+  releaseOnnxBundle,
   runOnnxBatch,
 } from "./onnx_engine.ts";
 export {

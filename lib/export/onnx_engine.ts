@@ -15,7 +15,8 @@
  * The CPU provider is always appended as the fallback for operators a GPU provider does not take.
  *
  * The verdicts are those of the TensorFlow.js engine (`infer.ts`): the same {@link Prediction} objects, so
- * the same lines and JSON; each batch of images goes through in one `session.run`.
+ * the same lines and JSON; each batch of images goes through in one `session.run`. A `patch` bundle's map
+ * comes from its `patch_model.onnx`, run in a second session with the same options.
  * @module
  */
 import { dirname, join } from "node:path";
@@ -27,7 +28,15 @@ import type { Prediction } from "../pipeline/predict.ts";
 import { UserError } from "../util/errors.ts";
 import { BUNDLE_FILES, type BundleMetadata, readBundleMetadata } from "./bundle_metadata.ts";
 import { ANOMALY_MAP_OUTPUT } from "./graph_model.ts";
-import { heatmapFields, heatmapSource, type InferOptions } from "./infer.ts";
+import {
+  heatmapFields,
+  heatmapSource,
+  type InferOptions,
+  loadBundlePatchMap,
+  packedPatchMaps,
+  requirePatchMap,
+} from "./infer.ts";
+import type { PatchMapBundle } from "./patch_maps.ts";
 import { heatmapPaths } from "../pipeline/heatmap.ts";
 import { ONNX_MODEL_FILE, type OnnxModelInfo, onnxModelInfo, readOnnxFile } from "./onnx/model_file.ts";
 
@@ -168,10 +177,23 @@ export interface OnnxBundle {
   info: OnnxModelInfo;
   /** Path of `model.onnx`. */
   modelPath: string;
+  /** The patch model (`patch_model.onnx`) of a bundle whose map is `patch`, loaded by {@link loadOnnxBundle}. */
+  patch?: PatchMapBundle;
 }
 
-/** Load a bundle's `model.onnx` (plus metadata and density) into an onnxruntime session. */
-export async function loadOnnxBundle(dir: string, options: OnnxSessionOptions = {}): Promise<OnnxBundle> {
+/** Options of {@link loadOnnxBundle}: the session's, for both sessions. */
+export interface LoadOnnxBundleOptions extends OnnxSessionOptions {
+  /** Load the patch model of a `patch` bundle (default true; without it the bundle draws no map). */
+  patchMap?: boolean;
+}
+
+/**
+ * Load a bundle's `model.onnx` (plus metadata and density) into an onnxruntime session; a bundle whose map is
+ * `patch` also gets its `patch_model.onnx` in a second session with the same options. Free both with
+ * {@link releaseOnnxBundle}.
+ */
+export async function loadOnnxBundle(dir: string, options: LoadOnnxBundleOptions = {}): Promise<OnnxBundle> {
+  const { patchMap: withPatch = true, ...sessionOptions } = options;
   const metadata = await readBundleMetadata(dir);
   if (metadata.formats && !metadata.formats.includes("onnx")) {
     throw new UserError(
@@ -193,8 +215,22 @@ export async function loadOnnxBundle(dir: string, options: OnnxSessionOptions = 
     );
   }
   const fitted = await loadFittedModel(join(dir, BUNDLE_FILES.density));
-  const session = await createOnnxSession(bytes, options);
-  return { session, metadata, fitted, info, modelPath };
+  const patch = withPatch
+    ? await loadBundlePatchMap(dir, metadata, fitted, { engine: "onnxruntime", onnx: sessionOptions })
+    : undefined;
+  try {
+    const session = await createOnnxSession(bytes, sessionOptions);
+    return { session, metadata, fitted, info, modelPath, ...(patch ? { patch } : {}) };
+  } catch (err) {
+    await patch?.dispose();
+    throw err;
+  }
+}
+
+/** Free a bundle loaded by {@link loadOnnxBundle}: its session and the patch model's. */
+export async function releaseOnnxBundle(bundle: OnnxBundle): Promise<void> {
+  await bundle.session.release();
+  await bundle.patch?.dispose();
 }
 
 /** Raw outputs of one batch. */
@@ -253,10 +289,10 @@ export async function inferImagesOnnx(
   options: InferOptions = {},
 ): Promise<Prediction[]> {
   const paths = await expandImagePaths(inputs);
-  const map = options.heatmap !== undefined
-    ? heatmapSource(bundle.metadata, dirname(bundle.modelPath))
-    : null;
-  if (map && !bundle.info.outputs.includes(ANOMALY_MAP_OUTPUT)) {
+  const dir = dirname(bundle.modelPath);
+  const map = options.heatmap !== undefined ? heatmapSource(bundle.metadata, dir) : null;
+  const patch = map?.method === "patch" ? requirePatchMap(bundle, dir) : undefined;
+  if (map && !patch && !bundle.info.outputs.includes(ANOMALY_MAP_OUTPUT)) {
     throw new UserError(
       `${bundle.modelPath} has no ${ANOMALY_MAP_OUTPUT} output`,
       "export the bundle again with `deno task export --format onnx`",
@@ -275,10 +311,11 @@ export async function inferImagesOnnx(
     );
     const pixels = new Uint8Array(chunk.length * per);
     images.forEach((img, i) => pixels.set(img.data, i * per));
-    const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: map !== null });
+    const res = await runOnnxBatch(bundle, pixels, chunk.length, { anomalyMap: map !== null && !patch });
     const scores = res.score ?? scoreEmbeddings(bundle.fitted.density, res.embedding, chunk.length);
+    const maps = patch ? await packedPatchMaps(patch, images) : res.anomalyMap;
     const fields = map
-      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, res.anomalyMap!)
+      ? await heatmapFields(map, options.heatmap!, chunk, names.slice(start), images, maps!)
       : [];
     chunk.forEach((path, i) => {
       const score = Number(scores[i]);

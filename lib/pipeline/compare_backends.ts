@@ -74,7 +74,7 @@ export async function compareBackends(options: CompareBackendsOptions): Promise<
         continue;
       }
       const t0 = performance.now();
-      const bundle = await loadBundle(options.bundleDir);
+      const bundle = await loadBundle(options.bundleDir, { patchMap: false });
       const loadMs = performance.now() - t0;
       try {
         const predictions = await inferImages(bundle, [...options.images], { batchSize: 1 });
