@@ -763,6 +763,17 @@ Deno.test({
       assertEquals(sp.patchDensity?.kind, "gaussian");
       assertEquals(sp.pixelThreshold, patch.pixel_threshold);
       assertEquals(stored.filter((m) => m.patchDensity).length, 1);
+      // --patch_stride: the grid step is the user's, recorded in both files.
+      await evaluateCategories({
+        ...base(data, models),
+        categories: [CAT],
+        localization: "patch",
+        patchStride: 8,
+      });
+      const coarse = await readLocalization(localizationPath(models, CAT));
+      assertEquals(coarse.methods.map((m) => [m.method, m.options.stride]), [["patch", 8]]);
+      const coarseStored = (await loadFittedModel(fittedModelPath(models, CAT))).maps!;
+      assertEquals(coarseStored.map((m) => m.options.stride), [8]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

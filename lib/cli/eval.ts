@@ -15,6 +15,7 @@ import {
   maxPixelsFrom,
   MODEL_DIR_FLAG,
   parseCommand,
+  positiveInt,
   startBackend,
   TYPE_FLAG,
 } from "./common.ts";
@@ -55,6 +56,10 @@ const FLAGS = defineFlags({
     help: "anomaly maps + pixel AUROC, AU-PRO, F1 per method (all: every method the model supports; " +
       "patch: models trained with --patch_size)",
   },
+  patch_stride: {
+    type: "number",
+    help: "grid step in pixels of the patch map (default: 4 at 256², scaled with the image size)",
+  },
   max_pixels: MAX_PIXELS_FLAG,
   backend: BACKEND_FLAG,
 });
@@ -81,6 +86,9 @@ if (import.meta.main) {
       batchSize: flags.batch_size,
       fallback,
       localization: flags.localization,
+      ...(flags.patch_stride !== undefined
+        ? { patchStride: positiveInt("patch_stride", flags.patch_stride, "e.g. --patch_stride 16") }
+        : {}),
     });
     for (const r of results) {
       console.log(

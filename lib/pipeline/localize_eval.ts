@@ -81,6 +81,8 @@ export interface LocalizeCategoryInput {
   mapFunction?: MapFunction;
   /** Defective images in the overview grid (default 4). */
   plotImages?: number;
+  /** Grid step of the patch map in pixels (default: 4 px at 256², scaled with the size). */
+  patchStride?: number;
 }
 
 /** What {@link localizeCategory} did for one category. */
@@ -284,6 +286,7 @@ export async function testMasks(
 export function methodOptions(
   method: LocalizationMethod,
   model: TrainedModel,
+  settings: { patchStride?: number } = {},
 ): Record<string, number | string> {
   switch (method) {
     case "sspcab":
@@ -295,7 +298,7 @@ export function methodOptions(
       const patchSize = model.config.patchSize as number;
       return {
         patch_size: patchSize,
-        stride: defaultPatchGeometry(model.config.size).stride,
+        stride: settings.patchStride ?? defaultPatchGeometry(model.config.size).stride,
         sigma: patchSize / 4,
       };
     }
@@ -308,9 +311,10 @@ async function methodMaps(
   density: Density,
   train: readonly RgbImage[],
   images: readonly RgbImage[],
+  settings: { patchStride?: number } = {},
 ): Promise<{ maps: Float32Array[]; patchDensity?: Density; fitSeconds?: number }> {
   const net = model.net;
-  const o = methodOptions(method, model);
+  const o = methodOptions(method, model, settings);
   switch (method) {
     case "sspcab":
       return { maps: await sspcabMaps(net, images, { sigma: o.sigma as number }) };
@@ -399,14 +403,14 @@ export async function localizeCategory(input: LocalizeCategoryInput): Promise<Ca
     const t0 = performance.now();
     const { maps, patchDensity, fitSeconds = 0 } = input.mapFunction
       ? { maps: await input.mapFunction(data.test, data.testRecords, method), patchDensity: undefined }
-      : await methodMaps(method, model, input.density, data.train, data.test);
+      : await methodMaps(method, model, input.density, data.train, data.test, input);
     // Map time only: fitting the patch Gaussian on the training images is a one-off, not per test image.
     const seconds = (performance.now() - t0) / 1000 - fitSeconds;
     if (maps.length !== data.test.length) {
       throw new RangeError(`${method}: ${maps.length} maps for ${data.test.length} test images`);
     }
     const m = localizationMetrics({ maps, masks, height: size, width: size, names }, { curve: plotting });
-    const options = input.mapFunction ? { maps: "custom" } : methodOptions(method, model);
+    const options = input.mapFunction ? { maps: "custom" } : methodOptions(method, model, input);
     runs.push({
       method,
       result: {

@@ -59,6 +59,8 @@ export interface EvalOptions {
   localization?: LocalizeChoice;
   /** Maps to use instead of the method's (tests; see `MapFunction`). */
   mapFunction?: MapFunction;
+  /** Grid step of the patch map in pixels (default: 4 px at 256², scaled with the size). */
+  patchStride?: number;
 }
 
 /** One category's evaluation result. */
@@ -179,6 +181,7 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
           plotDir: options.savePlots ? plotDir(options.modelDir, category) : undefined,
           maxPixels: options.maxPixels,
           mapFunction: options.mapFunction,
+          patchStride: options.patchStride,
         });
         if (localization.status === "done") files.push(...localization.files);
       }
