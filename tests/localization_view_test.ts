@@ -292,7 +292,8 @@ Deno.test({
         });
         assertEquals(run.methods.map((m) => m.method), ["sspcab", "gradcam", "patch"]);
         const patch = run.methods[2];
-        assertEquals(patch.options, { patch_size: 36, stride: 12 });
+        // The same options as eval stores (σ = patch / 4).
+        assertEquals(patch.options, { patch_size: 36, stride: 12, sigma: 9 });
         assert(patch.maps.every((m) => m.length === SIZE * SIZE && m.every(Number.isFinite)));
         assertEquals(run.model.patchSize, 36);
         assertStringIncludes(modelSetup(run.model), "36² patches");

@@ -43,6 +43,7 @@ import { proCurveFigure, thinCurve } from "../plot/figure.ts";
 import { savePng } from "../plot/png.ts";
 import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
 import { UserError } from "../util/errors.ts";
+import { createProgress, type Progress, textSink } from "../util/progress.ts";
 
 /** `--localization` values: a map method, `all` (every method the model supports) or `none`. */
 export const LOCALIZE_CHOICES = ["none", "sspcab", "gradcam", "patch", "all"] as const;
@@ -83,6 +84,8 @@ export interface LocalizeCategoryInput {
   plotImages?: number;
   /** Grid step of the patch map in pixels (default: 4 px at 256², scaled with the size). */
   patchStride?: number;
+  /** No progress bars. */
+  quiet?: boolean;
 }
 
 /** What {@link localizeCategory} did for one category. */
@@ -305,36 +308,71 @@ export function methodOptions(
   }
 }
 
-async function methodMaps(
+/** Settings of {@link computeMethodMaps}. */
+export interface MethodMapSettings {
+  /** Grid step of the patch map in pixels (default: 4 px at 256², scaled with the size). */
+  patchStride?: number;
+  /** Images per forward pass (default 8). */
+  batchSize?: number;
+  /** No progress bars (default false: one bar per method, and one for the patch density's fit). */
+  quiet?: boolean;
+}
+
+function mapProgress(settings: MethodMapSettings, label: string, total: number): Progress {
+  const bar = { label, total, unit: "img" };
+  return createProgress(settings.quiet ? { ...bar, sink: textSink(() => {}) } : bar);
+}
+
+/**
+ * The maps of `images` by one method, with the options {@link methodOptions} gives (`patch` fits its Gaussian
+ * on the training images `train` first — a function, so they are loaded only for it); a progress bar per
+ * step unless `quiet`. `fitSeconds` is the patch density's fit, not counted as map time.
+ */
+export async function computeMethodMaps(
   method: LocalizationMethod,
   model: TrainedModel,
   density: Density,
-  train: readonly RgbImage[],
+  train: () => Promise<readonly RgbImage[]> | readonly RgbImage[],
   images: readonly RgbImage[],
-  settings: { patchStride?: number } = {},
+  settings: MethodMapSettings = {},
 ): Promise<{ maps: Float32Array[]; patchDensity?: Density; fitSeconds?: number }> {
   const net = model.net;
   const o = methodOptions(method, model, settings);
-  switch (method) {
-    case "sspcab":
-      return { maps: await sspcabMaps(net, images, { sigma: o.sigma as number }) };
-    case "gradcam":
-      return {
-        maps: await gradcamMaps(net, density, images, { layer: "layer4", sigma: o.sigma as number }),
-      };
-    case "patch": {
-      const patchSize = o.patch_size as number;
-      const t0 = performance.now();
-      const patchDensity = await fitPatchDensity(net, train, { patchSize });
-      const fitSeconds = (performance.now() - t0) / 1000;
-      const maps = await patchMaps(net, patchDensity, images, {
-        patchSize,
-        stride: o.stride as number,
-        sigma: o.sigma as number,
-      });
-      return { maps, patchDensity, fitSeconds };
-    }
+  const batchSize = Math.max(1, settings.batchSize ?? 8);
+  if (method === "patch") {
+    const patchSize = o.patch_size as number;
+    const trainImages = await train();
+    const t0 = performance.now();
+    const fit = mapProgress(settings, "patch density (train)", trainImages.length);
+    const patchDensity = await fitPatchDensity(net, trainImages, {
+      patchSize,
+      onProgress: (done) => fit.update(done),
+    });
+    fit.done();
+    const fitSeconds = (performance.now() - t0) / 1000;
+    const bar = mapProgress(settings, "patch maps", images.length);
+    const maps = await patchMaps(net, patchDensity, images, {
+      patchSize,
+      stride: o.stride as number,
+      sigma: o.sigma as number,
+      onProgress: (done) => bar.update(done),
+    });
+    bar.done();
+    return { maps, patchDensity, fitSeconds };
   }
+  const bar = mapProgress(settings, `${method} maps`, images.length);
+  const maps: Float32Array[] = [];
+  for (let start = 0; start < images.length; start += batchSize) {
+    const chunk = images.slice(start, start + batchSize);
+    maps.push(
+      ...(method === "sspcab"
+        ? await sspcabMaps(net, chunk, { sigma: o.sigma as number, batchSize })
+        : await gradcamMaps(net, density, chunk, { layer: "layer4", sigma: o.sigma as number, batchSize })),
+    );
+    bar.update(maps.length);
+  }
+  bar.done();
+  return { maps };
 }
 
 /** Up to `n` defective test images, one per defect type first, then the rest in order. */
@@ -403,7 +441,7 @@ export async function localizeCategory(input: LocalizeCategoryInput): Promise<Ca
     const t0 = performance.now();
     const { maps, patchDensity, fitSeconds = 0 } = input.mapFunction
       ? { maps: await input.mapFunction(data.test, data.testRecords, method), patchDensity: undefined }
-      : await methodMaps(method, model, input.density, data.train, data.test, input);
+      : await computeMethodMaps(method, model, input.density, () => data.train, data.test, input);
     // Map time only: fitting the patch Gaussian on the training images is a one-off, not per test image.
     const seconds = (performance.now() - t0) / 1000 - fitSeconds;
     if (maps.length !== data.test.length) {
@@ -599,7 +637,9 @@ export async function localizationExamples(
     for (const method of methods) {
       maps.push({
         method,
-        maps: images.length ? (await methodMaps(method, model, fitted.density, [], images)).maps : [],
+        maps: images.length
+          ? (await computeMethodMaps(method, model, fitted.density, () => [], images, { quiet: true })).maps
+          : [],
       });
     }
     let metrics: LocalizationFile | null = null;

@@ -18,15 +18,13 @@ import { scoreRows } from "../eval/density.ts";
 import { embedImages } from "../eval/embed.ts";
 import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
 import type { LocalizationMethod } from "../io/localization_file.ts";
-import { GRADCAM_SIGMA, gradcamMaps } from "../localize/gradcam.ts";
-import { defaultPatchGeometry, fitPatchDensity, minPatchSize, patchMaps } from "../localize/patch.ts";
-import { sspcabMaps } from "../localize/sspcab_map.ts";
+import { defaultPatchGeometry, minPatchSize } from "../localize/patch.ts";
 import { disposeParams } from "../model/params.ts";
 import { runPaths } from "../train/config.ts";
 import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
 import { createProgress, type ProgressOptions, textSink } from "../util/progress.ts";
 import { UserError } from "../util/errors.ts";
-import { testMasks } from "./localize_eval.ts";
+import { computeMethodMaps, methodOptions, testMasks } from "./localize_eval.ts";
 
 /** The map methods in the order the notebook shows them. */
 export const MAP_METHOD_ORDER: readonly LocalizationMethod[] = ["sspcab", "gradcam", "patch"];
@@ -181,51 +179,9 @@ async function computeMaps(
   train: () => Promise<RgbImage[]>,
   options: TestSetMapsOptions,
 ): Promise<MethodMaps> {
-  const net = model.net;
-  const batchSize = Math.max(1, options.batchSize ?? 8);
   const t0 = performance.now();
-  const maps: Float32Array[] = [];
-  let mapOptions: Record<string, number | string>;
-  if (method === "patch") {
-    const patchSize = model.config.patchSize as number;
-    const stride = options.patchStride ?? defaultPatchGeometry(model.config.size).stride;
-    mapOptions = { patch_size: patchSize, stride };
-    const trainImages = await train();
-    const fit = progressBar(options, {
-      label: "patch density (train)",
-      total: trainImages.length,
-      unit: "img",
-    });
-    const patchDensity = await fitPatchDensity(net, trainImages, {
-      patchSize,
-      onProgress: (done) => fit.update(done),
-    });
-    fit.done();
-    const bar = progressBar(options, { label: "patch maps", total: images.length, unit: "img" });
-    maps.push(
-      ...await patchMaps(net, patchDensity, images, {
-        patchSize,
-        stride,
-        onProgress: (done) => bar.update(done),
-      }),
-    );
-    bar.done();
-  } else {
-    mapOptions = method === "sspcab"
-      ? { sigma: 0, layer: "layer3" }
-      : { layer: "layer4", sigma: GRADCAM_SIGMA };
-    const bar = progressBar(options, { label: `${method} maps`, total: images.length, unit: "img" });
-    for (let start = 0; start < images.length; start += batchSize) {
-      const chunk = images.slice(start, start + batchSize);
-      maps.push(
-        ...(method === "sspcab"
-          ? await sspcabMaps(net, chunk, { sigma: 0, batchSize })
-          : await gradcamMaps(net, density, chunk, { layer: "layer4", sigma: GRADCAM_SIGMA, batchSize })),
-      );
-      bar.update(maps.length);
-    }
-    bar.done();
-  }
+  const { maps } = await computeMethodMaps(method, model, density, train, images, options);
+  const mapOptions = methodOptions(method, model, options);
   return { method, options: mapOptions, maps, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -182,6 +182,7 @@ export async function evaluateCategories(options: EvalOptions): Promise<Category
           maxPixels: options.maxPixels,
           mapFunction: options.mapFunction,
           patchStride: options.patchStride,
+          quiet: options.quiet,
         });
         if (localization.status === "done") files.push(...localization.files);
       }
