@@ -156,6 +156,10 @@ Deno.test("im2col convolutions: small maps take it, large stride-1 maps keep Win
   // 256² (24 images): layer4's 8×8 maps stay on Winograd; stride 2 onto 16×16 outputs stays off.
   assert(!im2colPreferred(24, 512, 512, info(24, 8, 512, 512, 3, 1), true, 4));
   assert(!im2colPreferred(24, 128, 256, info(24, 32, 128, 256, 3, 2), true, 4));
+  // The space-to-depth stem's filter gradient (4×4 over 16 channels, 64 out): the grid does 1.19× the
+  // multiply-adds but copies no columns.
+  const stem = tf.backend_util.computeConv2DInfo([48, 35, 35, 16], [4, 4, 16, 64], 1, 1, "valid");
+  assert(!im2colPreferred(48, 16, 64, stem, true, 4));
   // 1×1 strided (the downsample shortcuts): yes; Winograd off, a 2×2 map is still cheaper by im2col.
   assert(im2colPreferred(24, 64, 128, info(24, 64, 64, 128, 1, 2), true, 4));
   assert(im2colPreferred(48, 512, 512, info(48, 2, 512, 512, 3, 1), false, 4));

@@ -34,6 +34,12 @@ const B_BLOCK_BYTES = 1 << 18;
  */
 const FILTER_TRANSFORM_COST = 32;
 const TILE_TRANSFORM_COST = 4;
+/**
+ * Cost of building the columns matrix, in multiply-adds per float of it (fitted to the space-to-depth stem's
+ * filter gradient, 48×35×35×16 → 64 by 4×4, where the grid wins by 1.24× although it does 1.19× the
+ * multiply-adds; negligible where ci·co is large).
+ */
+const COLUMNS_COST = 16;
 
 function heap(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(t) as Float32Array;
@@ -50,7 +56,8 @@ export function im2colSuits(ci: number, co: number, info: tf.backend_util.Conv2D
 
 /**
  * Whether the im2col product is the cheaper way to run this convolution (forward or filter gradient) than
- * what `wasm_conv_gemm.ts` would do: its multiply-adds n·oh·ow·kh·kw·ci·co against, for a 3×3 stride-1
+ * what `wasm_conv_gemm.ts` would do: its multiply-adds n·oh·ow·kh·kw·ci·co (plus the cost of building the
+ * columns matrix) against, for a 3×3 stride-1
  * filter with `winogradTile` m (Winograd on), the products over whole m×m tiles of the grid plus the filter
  * and tile transforms, or else (other stride-1 filters, or Winograd off) the direct products over the whole
  * zero-padded grid. Strided convolutions (XNNPACK's forward, the polyphase grid's filter gradient): for
@@ -68,7 +75,7 @@ export function im2colPreferred(
   const { filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
   // Strided: on maps of up to 8×8 outputs, and 1×1 filters (measured against XNNPACK and the polyphase grid).
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return oh * ow <= 64 || kh * kw === 1;
-  const direct = n * oh * ow * kh * kw * ci * co;
+  const direct = n * oh * ow * kh * kw * ci * (co + COLUMNS_COST);
   const rows = gridAxis(info.inHeight, oh, kh, 1, info.padInfo.top);
   const cols = gridAxis(info.inWidth, ow, kw, 1, info.padInfo.left);
   if (winograd && kh === 3 && kw === 3 && ci % 4 === 0) {
