@@ -14,15 +14,25 @@ import { wasmTrainingKernels } from "../lib/backend/kernels/register.ts";
 import { relaxedSimdSupported } from "../lib/backend/wasm_fma.ts";
 
 Deno.test("backend options: defaults are all parts on and the logical cores, capped", () => {
-  assertEquals(resolveWasmOptions({}, 2), { fma: true, gemm: true, winograd: true, threads: 2 });
+  assertEquals(resolveWasmOptions({}, 2), {
+    fma: true,
+    gemm: true,
+    winograd: true,
+    im2col: true,
+    threads: 2,
+  });
   assertEquals(resolveWasmOptions({}, 64).threads, MAX_WASM_THREADS);
   assertEquals(resolveWasmOptions(undefined, 1).threads, 1);
-  assertEquals(resolveWasmOptions({ fma: false, gemm: false, winograd: false, threads: 3 }, 2), {
-    fma: false,
-    gemm: false,
-    winograd: false,
-    threads: 3,
-  });
+  assertEquals(
+    resolveWasmOptions({ fma: false, gemm: false, winograd: false, im2col: false, threads: 3 }, 2),
+    {
+      fma: false,
+      gemm: false,
+      winograd: false,
+      im2col: false,
+      threads: 3,
+    },
+  );
   assertEquals(resolveWasmOptions({ threads: 2.7 }, 4).threads, 2);
   assertEquals(resolveWasmOptions({ threads: 0 }, 4).threads, 1);
   assertEquals(resolveWasmOptions({ threads: 99 }, 4).threads, MAX_WASM_THREADS);
@@ -46,6 +56,11 @@ Deno.test("backend options: gemm and winograd switch the running wasm backend's 
   const noWinograd = await initBackend("wasm", { wasm: { winograd: false, threads: 1 } });
   assertStringIncludes(noWinograd.device, "own GEMM,");
   assertEquals(wasmTrainingKernels()?.settings.winograd, false);
+  assertEquals(wasmTrainingKernels()?.settings.im2col, true);
+  await initBackend("wasm", { wasm: { im2col: false, threads: 1 } });
+  assertEquals(wasmTrainingKernels()?.settings.im2col, false);
+  await initBackend("wasm", { wasm: { threads: 1 } });
+  assertEquals(wasmTrainingKernels()?.settings.im2col, true);
   // Threads were fixed by the first start (1), whatever a later call asks for.
   assertStringIncludes((await initBackend("wasm", { wasm: { threads: 4 } })).device, "1 thread");
   await tf.setBackend("cpu");

@@ -104,19 +104,23 @@ Deno.test("env: backendOptionsFromEnv reads the SSPCAB_WASM_* variables into the
     SSPCAB_WASM_FMA: undefined,
     SSPCAB_WASM_GEMM: undefined,
     SSPCAB_WASM_WINOGRAD: undefined,
+    SSPCAB_WASM_IM2COL: undefined,
     SSPCAB_WASM_THREADS: undefined,
   }, () => {
     assertEquals(backendOptionsFromEnv(), {
-      wasm: { fma: true, gemm: true, winograd: true, threads: undefined },
+      wasm: { fma: true, gemm: true, winograd: true, im2col: true, threads: undefined },
     });
   });
   withEnv({
     SSPCAB_WASM_FMA: "0",
     SSPCAB_WASM_GEMM: "1",
     SSPCAB_WASM_WINOGRAD: "0",
+    SSPCAB_WASM_IM2COL: "0",
     SSPCAB_WASM_THREADS: "3",
   }, () => {
-    assertEquals(backendOptionsFromEnv(), { wasm: { fma: false, gemm: true, winograd: false, threads: 3 } });
+    assertEquals(backendOptionsFromEnv(), {
+      wasm: { fma: false, gemm: true, winograd: false, im2col: false, threads: 3 },
+    });
   });
   withEnv({ SSPCAB_WASM_THREADS: "0" }, () => {
     assertThrows(() => backendOptionsFromEnv(), UserError, "SSPCAB_WASM_THREADS");
@@ -147,7 +151,7 @@ Deno.test("env: without --allow-env every getter gives its default, without a pr
       "outputs",
       null,
       null,
-      { wasm: { fma: true, gemm: true, winograd: true } },
+      { wasm: { fma: true, gemm: true, winograd: true, im2col: true } },
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -275,20 +275,23 @@ Deno.test("wasm training kernels: convolutions (direct and Winograd), their grad
   try {
     // One block; one image per block; about 170 grid pixels per block — two of the 3-image cases' 9×7
     // images (a 10×8 grid each), so their last block is shorter.
-    // Each with the forward Winograd on 4×4 and on 2×2 output tiles.
-    const blockings: [number, string, 2 | 4][] = [
-      [1 << 16, "one block", 4],
-      [1, "one image per block", 4],
-      [170, "short last block", 4],
-      [1 << 16, "one block, F(2×2, 3×3)", 2],
-      [170, "short last block, F(2×2, 3×3)", 2],
+    // Each with the forward Winograd on 4×4 and on 2×2 output tiles (the im2col product off, so that these
+    // small shapes run on the grid and Winograd), then with the im2col product where it is preferred.
+    const blockings: [number, string, 2 | 4, boolean][] = [
+      [1 << 16, "one block", 4, false],
+      [1, "one image per block", 4, false],
+      [170, "short last block", 4, false],
+      [1 << 16, "one block, F(2×2, 3×3)", 2, false],
+      [170, "short last block, F(2×2, 3×3)", 2, false],
+      [1 << 16, "im2col on small maps", 4, true],
     ];
-    for (const [blockPixels, blocking, tile] of blockings) {
+    for (const [blockPixels, blocking, tile, im2col] of blockings) {
       kernels.configure({
         filterGrad: "gemm",
         gemmGridPixels: blockPixels,
         winograd: true,
         winogradTile: tile,
+        im2col,
       });
       for (const [name, shapes, f] of cases) {
         await t.step(`${name}, ${blocking}`, async () => {

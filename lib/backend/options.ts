@@ -16,6 +16,11 @@ export interface WasmBackendOptions {
   gemm?: boolean;
   /** With `gemm`: 3×3 stride-1 convolutions and their filter gradients by Winograd. Default on. */
   winograd?: boolean;
+  /**
+   * With `gemm`: convolutions on small maps (layer4 of a 64² image, strided ones up to 8×8 outputs) and their
+   * filter gradients as one im2col product where that costs less (`wasm_conv_im2col.ts`). Default on.
+   */
+  im2col?: boolean;
   /** XNNPACK threads: default the machine's logical cores, at most {@link MAX_WASM_THREADS}; 1 disables. */
   threads?: number;
 }
@@ -44,6 +49,7 @@ export function resolveWasmOptions(
     fma: options.fma ?? true,
     gemm: options.gemm ?? true,
     winograd: options.winograd ?? true,
+    im2col: options.im2col ?? true,
     threads,
   };
 }

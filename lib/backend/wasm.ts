@@ -79,7 +79,11 @@ class WasmRuntime {
       const memory = module?.wasmMemory ?? module?.asm?.memory;
       if (memory) this.#engine = await createGemmEngine(memory, this.threads);
     }
-    this.#kernels.configure({ engine: gemm ? this.#engine : null, winograd: options.winograd });
+    this.#kernels.configure({
+      engine: gemm ? this.#engine : null,
+      winograd: options.winograd,
+      im2col: options.im2col,
+    });
   }
 
   /** The description, e.g. `XNNPACK, SIMD on, FMA, own GEMM + Winograd, 2 threads`. */

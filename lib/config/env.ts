@@ -212,6 +212,8 @@ export interface EnvRegistry {
   wasmGemm: EnvVar<boolean>;
   /** `SSPCAB_WASM_WINOGRAD`. */
   wasmWinograd: EnvVar<boolean>;
+  /** `SSPCAB_WASM_IM2COL`. */
+  wasmIm2col: EnvVar<boolean>;
   /** `SSPCAB_WASM_THREADS`. */
   wasmThreads: EnvVar<number | undefined>;
   /** `SSPCAB_PARITY_FIXTURE`. */
@@ -286,6 +288,8 @@ export const ENV: EnvRegistry = {
   wasmGemm: switchVar("SSPCAB_WASM_GEMM", true, { doc: "wasm: own threaded GEMM for convolutions" }),
   /** `SSPCAB_WASM_WINOGRAD`: 3×3 convolutions by Winograd on the own GEMM (`0` turns it off). */
   wasmWinograd: switchVar("SSPCAB_WASM_WINOGRAD", true, { doc: "wasm: Winograd 3×3 convolutions" }),
+  /** `SSPCAB_WASM_IM2COL`: small-map convolutions as one im2col product on the own GEMM (`0` turns it off). */
+  wasmIm2col: switchVar("SSPCAB_WASM_IM2COL", true, { doc: "wasm: im2col convolutions on small maps" }),
   /** `SSPCAB_WASM_THREADS`: wasm thread count (1 disables threads); unset: logical cores, at most 8. */
   wasmThreads: optionalInteger("SSPCAB_WASM_THREADS", 1, "the logical cores, at most 8", {
     doc: "wasm: thread count (1: single-threaded)",
@@ -325,13 +329,14 @@ export const ENV: EnvRegistry = {
 /** All declared variables, in declaration order. */
 export const ENV_VARS: readonly EnvVar<unknown>[] = Object.values(ENV);
 
-/** {@link BackendOptions} from `SSPCAB_WASM_FMA`, `_GEMM`, `_WINOGRAD` (`0` turns off) and `_THREADS`. */
+/** {@link BackendOptions} from `SSPCAB_WASM_FMA`, `_GEMM`, `_WINOGRAD`, `_IM2COL` (`0` turns off), `_THREADS`. */
 export function backendOptionsFromEnv(): BackendOptions {
   return {
     wasm: {
       fma: ENV.wasmFma.get(),
       gemm: ENV.wasmGemm.get(),
       winograd: ENV.wasmWinograd.get(),
+      im2col: ENV.wasmIm2col.get(),
       threads: ENV.wasmThreads.get(),
     },
   };

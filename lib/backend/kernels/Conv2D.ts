@@ -1,6 +1,7 @@
 /**
- * `Conv2D` on `wasm`: stride-1 convolutions with 16+ input channels on our own GEMM (3×3 ones by Winograd,
- * `wasm_conv_gemm.ts`), everything else on the stock XNNPACK kernel.
+ * `Conv2D` on `wasm`: convolutions with 16+ input channels on small maps as one im2col product on our own
+ * GEMM (`wasm_conv_im2col.ts`), other stride-1 ones on it too (3×3 ones by Winograd, `wasm_conv_gemm.ts`),
+ * everything else on the stock XNNPACK kernel.
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";

@@ -1,7 +1,7 @@
 /**
  * `Conv2DBackpropFilter` on `wasm` — missing from tfjs-backend-wasm 4.22, so `tf.variableGrads` through a
  * `conv2d` throws without it. Where the registration has our own GEMM (`wasm_gemm.ts`; 16+ input channels)
- * it is one k-major product per filter tap on zero-padded NHWC grids of x and dy, 3×3 stride-1 ones by
+ * it is one im2col product on small maps (`wasm_conv_im2col.ts`), else one k-major product per filter tap on zero-padded NHWC grids of x and dy, 3×3 stride-1 ones by
  * Winograd (`wasm_conv_gemm.ts`); otherwise one XNNPACK GEMM per filter tap over *shifted views* of x, no
  * im2col (`shared/filter_grad_shifted.ts`): x is laid out once, transposed, on a zero-padded grid on which
  * every tap is a constant offset; strides are split into polyphase components. The GEMMs are multi-threaded;
@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { filterGradByGemm, filterGradWinograd } from "../wasm_conv_gemm.ts";
+import { filterGradByIm2col, im2colPreferred } from "../wasm_conv_im2col.ts";
 import {
   createArena,
   type KernelContext,
@@ -47,10 +48,16 @@ export function conv2DBackpropFilter(
       false,
       "channelsLast",
     );
-    const { engine, filterGrad, gemmGridPixels, winograd, winogradTile } = ctx.settings;
+    const { engine, filterGrad, gemmGridPixels, winograd, winogradTile, im2col } = ctx.settings;
     if (typeof filterGrad === "function") return arena.keep(filterGrad(backend, arena, xs, dys, info));
     if (filterGrad === "gemm" && engine != null) {
-      // Our GEMM where it takes the shapes (Winograd for 3×3 stride 1), else XNNPACK below.
+      // Our GEMM where it takes the shapes (im2col on small maps, Winograd for 3×3 stride 1), else XNNPACK.
+      const [n, , , ci] = xs.shape;
+      const co = dys.shape[3];
+      if (im2col && im2colPreferred(n, ci, co, info, winograd, winogradTile)) {
+        const dW = filterGradByIm2col(backend, engine, xs, dys, info);
+        if (dW) return dW;
+      }
       const options = { gridPixels: gemmGridPixels, winograd, winogradTile };
       const dW = filterGradWinograd(backend, engine, xs, dys, info, options) ??
         filterGradByGemm(backend, engine, xs, dys, info, gemmGridPixels);

@@ -35,6 +35,7 @@ import { fusedBatchNormKernel } from "./FusedBatchNorm.ts";
 import { unsortedSegmentSumKernel } from "./UnsortedSegmentSum.ts";
 import { identityKernel } from "./Identity.ts";
 import { castKernel } from "./Cast.ts";
+import { squaredDifferenceKernel } from "./SquaredDifference.ts";
 
 const BACKEND = "wasm";
 
@@ -52,6 +53,7 @@ const KERNELS: readonly WasmKernel<never, never>[] = [
   unsortedSegmentSumKernel,
   identityKernel,
   castKernel,
+  squaredDifferenceKernel,
 ];
 
 /** The names of the kernels {@link registerWasmTrainingKernels} registers on `wasm`. */

@@ -37,6 +37,8 @@ export interface WasmKernelSettings {
   winograd: boolean;
   /** Output tile of the forward Winograd: 4 (F(4×4, 3×3), the default) or 2 (F(2×2, 3×3)). */
   winogradTile: 2 | 4;
+  /** Whether convolutions on our GEMM take the im2col product where `im2colPreferred` says it is cheaper. */
+  im2col: boolean;
   /** Our GEMM (filter gradients and stride-1 convolutions): grid pixels per block of images (≥ 1 image). */
   gemmGridPixels: number;
   /**
@@ -58,6 +60,7 @@ export function defaultKernelSettings(): WasmKernelSettings {
     engine: null,
     winograd: true,
     winogradTile: 4,
+    im2col: true,
     gemmGridPixels: 1 << 16,
     gridBlockPixels: 1 << 14,
     filterGrad: "gemm",

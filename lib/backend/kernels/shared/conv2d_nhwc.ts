@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import { conv2dByGemm } from "../../wasm_conv_gemm.ts";
+import { conv2dByIm2col, im2colPreferred } from "../../wasm_conv_im2col.ts";
 import { type Attrs, type KernelContext, runStock, type TensorInfo } from "./context.ts";
 
 /** The attributes of a convolution that {@link conv2DNHWC} reads. */
@@ -14,7 +15,10 @@ export type ConvAttrs = Pick<
   "strides" | "pad" | "dataFormat" | "dilations" | "dimRoundingMode"
 >;
 
-/** An NHWC convolution: on our GEMM where `conv2dByGemm` takes it, else XNNPACK's. */
+/**
+ * An NHWC convolution: as one im2col product on our GEMM where `im2colPreferred` says so (small maps), else
+ * on our GEMM where `conv2dByGemm` takes it, else XNNPACK's.
+ */
 export function conv2DNHWC(
   ctx: KernelContext,
   backend: BackendWasm,
@@ -22,7 +26,7 @@ export function conv2DNHWC(
   filter: TensorInfo,
   attrs: ConvAttrs,
 ): TensorInfo {
-  const { engine, gemmGridPixels, winograd, winogradTile } = ctx.settings;
+  const { engine, gemmGridPixels, winograd, winogradTile, im2col } = ctx.settings;
   if (engine != null && attrs.dataFormat !== "NCHW") {
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
@@ -34,6 +38,12 @@ export function conv2DNHWC(
       false,
       "channelsLast",
     );
+    const [n, , , ci] = x.shape;
+    const co = filter.shape[3];
+    if (im2col && im2colPreferred(n, ci, co, info, winograd, winogradTile)) {
+      const y = conv2dByIm2col(backend, engine, x, filter, info);
+      if (y) return y;
+    }
     const y = conv2dByGemm(backend, engine, x, filter, info, {
       gridPixels: gemmGridPixels,
       winograd,
