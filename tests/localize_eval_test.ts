@@ -223,11 +223,6 @@ Deno.test({
         }
       }
       assert(r.files.includes(proCurvePath(plots)) && (await isPng(proCurvePath(plots))));
-      if (Deno.env.get("SSPCAB_KEEP_PANEL")) {
-        const bad = data0.testRecords.find((x) => x.label === 1)!;
-        await Deno.copyFile(panelPath(plots, "gradcam", bad), Deno.env.get("SSPCAB_KEEP_PANEL")!);
-        await Deno.copyFile(proCurvePath(plots), Deno.env.get("SSPCAB_KEEP_PANEL")! + ".pro.png");
-      }
       const printed = formatLocalization(CAT, r.localization);
       assertStringIncludes(printed, `${CAT} gradcam localisation: pixel AUROC `);
       assertStringIncludes(printed, `masks resized to ${SIZE}×${SIZE} with nearest neighbour`);
