@@ -16,8 +16,7 @@ import sharp from "sharp";
 import { type CategoryImages, loadCategoryImages } from "../data/category_images.ts";
 import { type ImageRecord, listCategory } from "../data/mvtec.ts";
 import { loadMask, loadRgb } from "../data/images.ts";
-import { type FittedMap, fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
-import { runPaths } from "../train/config.ts";
+import type { FittedMap } from "../eval/fitted_model.ts";
 import { disposeParams } from "../model/params.ts";
 import type { Density } from "../eval/density.ts";
 import type { DensityKind } from "../eval/evaluate.ts";
@@ -41,8 +40,9 @@ import { sspcabMaps } from "../localize/sspcab_map.ts";
 import { composeGrid, heatmapOverlay, localizationPanel, overlayMask } from "../plot/images.ts";
 import { proCurveFigure, thinCurve } from "../plot/figure.ts";
 import { savePng } from "../plot/png.ts";
-import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
+import type { TrainedModel } from "../train/model_file.ts";
 import { UserError } from "../util/errors.ts";
+import { loadEvaluatedModel } from "./evaluated_model.ts";
 import { createProgress, type Progress, textSink } from "../util/progress.ts";
 
 /** `--localization` values: a map method, `all` (every method the model supports) or `none`. */
@@ -614,13 +614,8 @@ export async function localizationExamples(
   options: LocalizationExamplesOptions,
 ): Promise<LocalizationExamples> {
   const { category, modelDir, dataDir } = options;
-  const densityPath = fittedModelPath(modelDir, category);
-  const fitted = await loadFittedModel(densityPath);
-  const model = await loadTrainedModel(runPaths({ category, modelDir, logDir: "" }).best, {
-    fallback: { category, size: fitted.imageSize },
-  });
+  const { model, fitted } = await loadEvaluatedModel(modelDir, category);
   try {
-    checkDensityMatchesModel(densityPath, fitted.model, model);
     const size = model.config.size;
     const methods = (options.methods ?? ["sspcab", "gradcam"]).filter((m) =>
       m !== "sspcab" || model.config.sspcab

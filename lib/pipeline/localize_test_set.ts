@@ -16,14 +16,13 @@ import type { RgbImage } from "../data/rgb_image.ts";
 import type { Density } from "../eval/density.ts";
 import { scoreRows } from "../eval/density.ts";
 import { embedImages } from "../eval/embed.ts";
-import { fittedModelPath, loadFittedModel } from "../eval/fitted_model.ts";
 import type { LocalizationMethod } from "../io/localization_file.ts";
 import { defaultPatchGeometry, minPatchSize } from "../localize/patch.ts";
 import { disposeParams } from "../model/params.ts";
-import { runPaths } from "../train/config.ts";
-import { checkDensityMatchesModel, loadTrainedModel, type TrainedModel } from "../train/model_file.ts";
+import type { TrainedModel } from "../train/model_file.ts";
 import { createProgress, type ProgressOptions, textSink } from "../util/progress.ts";
 import { UserError } from "../util/errors.ts";
+import { loadEvaluatedModel } from "./evaluated_model.ts";
 import { computeMethodMaps, methodOptions, testMasks } from "./localize_eval.ts";
 
 /** The map methods in the order the notebook shows them. */
@@ -192,13 +191,8 @@ async function computeMaps(
  */
 export async function testSetMaps(options: TestSetMapsOptions): Promise<TestSetMaps> {
   const { category, dataDir, modelDir } = options;
-  const densityPath = fittedModelPath(modelDir, category);
-  const fitted = await loadFittedModel(densityPath);
-  const model = await loadTrainedModel(runPaths({ category, modelDir, logDir: "" }).best, {
-    fallback: { category, size: fitted.imageSize },
-  });
+  const { model, fitted } = await loadEvaluatedModel(modelDir, category);
   try {
-    checkDensityMatchesModel(densityPath, fitted.model, model);
     const size = model.config.size;
     const availability = mapMethodsFor(model, fitted.density);
     let methods: LocalizationMethod[];

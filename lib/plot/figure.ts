@@ -307,6 +307,17 @@ export function groupColors(
   return out;
 }
 
+/** A legend inside the plot at the bottom right, on a translucent box (curves rise away from it). */
+const LEGEND_BOTTOM_RIGHT: Legend = {
+  x: 0.98,
+  y: 0.02,
+  xanchor: "right",
+  yanchor: "bottom",
+  bgcolor: "rgba(255,255,255,0.85)",
+  bordercolor: "#cccccc",
+  borderwidth: 1,
+};
+
 /** One ROC curve for {@link rocFigure}. */
 export interface RocCurveInput {
   /** Legend name (e.g. the category or the model). */
@@ -366,15 +377,7 @@ export function rocFigure(
       width: options.width ?? 560,
       height: options.height ?? 520,
       showlegend: true,
-      legend: {
-        x: 0.98,
-        y: 0.02,
-        xanchor: "right",
-        yanchor: "bottom",
-        bgcolor: "rgba(255,255,255,0.85)",
-        bordercolor: "#cccccc",
-        borderwidth: 1,
-      },
+      legend: { ...LEGEND_BOTTOM_RIGHT },
     },
   };
 }
@@ -450,15 +453,7 @@ export function proCurveFigure(
       width: options.width ?? 560,
       height: options.height ?? 520,
       showlegend: true,
-      legend: {
-        x: 0.98,
-        y: 0.02,
-        xanchor: "right",
-        yanchor: "bottom",
-        bgcolor: "rgba(255,255,255,0.85)",
-        bordercolor: "#cccccc",
-        borderwidth: 1,
-      },
+      legend: { ...LEGEND_BOTTOM_RIGHT },
     },
   };
 }
