@@ -32,7 +32,8 @@ import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { loadRgb, saveRgbPng } from "../lib/data/images.ts";
 import { fittedModelPath, saveFittedModel } from "../lib/eval/fitted_model.ts";
 import { computeMaps, formatPrediction, predictImages } from "../lib/pipeline/predict.ts";
-import { PREDICTED_MASK_COLOR, predictionLines } from "../lib/pipeline/heatmap.ts";
+import { predictionLines } from "../lib/pipeline/heatmap.ts";
+import { PREDICTED_COLOR } from "../lib/plot/images.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
 import { BUNDLE_FORMAT, readBundleMetadata, writeBundleMetadata } from "../lib/export/bundle_metadata.ts";
 import { disposeParams } from "../lib/model/params.ts";
@@ -580,7 +581,7 @@ for (const method of ["sspcab", "gradcam"] as const) {
         for (let p = 0; p < SIZE * SIZE; p++) {
           const [r, g, b] = [pic.data[3 * p], pic.data[3 * p + 1], pic.data[3 * p + 2]];
           if (
-            r === PREDICTED_MASK_COLOR[0] && g === PREDICTED_MASK_COLOR[1] && b === PREDICTED_MASK_COLOR[2]
+            r === PREDICTED_COLOR[0] && g === PREDICTED_COLOR[1] && b === PREDICTED_COLOR[2]
           ) {
             outline++;
           }

@@ -26,16 +26,12 @@ import type { LocalizationMethod } from "../io/localization_file.ts";
 import type { MethodAvailability, ModelSummary, TestSetMaps } from "../pipeline/localize_test_set.ts";
 import { mapsRange } from "../pipeline/localize_eval.ts";
 import { type Figure, proCurveFigure, thinCurve } from "../plot/figure.ts";
-import { composeGrid, type GridCell, heatmapOverlay, overlayMask, type Rgb } from "../plot/images.ts";
-import type { Mask, RgbImage } from "../data/rgb_image.ts";
+import { composeGrid, type GridCell, heatmapOverlay, localizationPanelCells } from "../plot/images.ts";
 import { type Displayable, encodeBase64, escapeHtml, html, htmlTable, type TableCell } from "./display.ts";
 import { shownPath } from "./run_dirs.ts";
 
 /** The FPR limit of the AU-PRO shown (MVTec AD's). */
 export const PRO_LIMIT = 0.3;
-
-/** Colour of the predicted defect region in the panels (cyan, apart from the red ground truth). */
-export const PREDICTED_COLOR: Rgb = [0, 200, 230];
 
 /** A method's display name. */
 export function methodLabel(method: LocalizationMethod): string {
@@ -238,12 +234,6 @@ export function proCurvesFigure(scores: readonly MethodScores[], category: strin
   );
 }
 
-function binaryMask(values: ArrayLike<number>, size: number, on: (v: number) => boolean): Mask {
-  const data = new Uint8Array(size * size);
-  for (let i = 0; i < data.length; i++) data[i] = on(values[i]) ? 255 : 0;
-  return { width: size, height: size, data };
-}
-
 function gridHtml(bytes: Uint8Array, note: string): string {
   return `<img src="data:image/png;base64,${encodeBase64(bytes)}" alt="${escapeHtml(note)}">`;
 }
@@ -287,21 +277,16 @@ export async function bestWorstPanels(
       ...best.map((q, k): [string, ImageQuality] => [`best ${k + 1}`, q]),
       ...worst.map((q, k): [string, ImageQuality] => [`worst ${k + 1}`, q]),
     ];
-    const rows: GridCell[][] = picked.map(([, q]) => {
-      const image = run.images[q.index];
-      const gt = binaryMask(masks[q.index], run.size, (v) => v !== 0);
-      const outline = (im: RgbImage) => overlayMask(im, gt, { alpha: 0, thickness: 1 });
-      const pred = binaryMask(maps[q.index], run.size, (v) => v >= s.pixelThreshold);
-      return [
-        { image, caption: imageName(run, q.index) },
-        { image: outline(image), caption: "ground truth" },
-        { image: outline(heatmapOverlay(image, maps[q.index], range)), caption: `heatmap` },
-        {
-          image: outline(overlayMask(image, pred, { color: PREDICTED_COLOR, alpha: 0.45, thickness: 1 })),
-          caption: `AUROC ${q.pixelAuroc.toFixed(3)} · IoU ${q.iou.toFixed(2)}`,
-        },
-      ];
-    });
+    const rows: GridCell[][] = picked.map(([, q]) =>
+      localizationPanelCells({
+        image: run.images[q.index],
+        mask: masks[q.index],
+        map: maps[q.index],
+        range,
+        threshold: s.pixelThreshold,
+        caption: imageName(run, q.index),
+      })
+    );
     const note = `${methodLabel(s.method)}: the ${best.length} best and ${worst.length} worst localised of ` +
       `${s.perImage.length} defective test images, ranked by pixel AUROC within the image${
         s.unmasked ? ` (${s.unmasked} left out: their mask is empty or full at ${run.size}²)` : ""

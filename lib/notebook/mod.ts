@@ -82,7 +82,6 @@ export {
   paperLocalizationRows,
   paperLocalizationTable,
   type PaperRow,
-  PREDICTED_COLOR,
   PRO_LIMIT,
   proCurvesFigure,
 } from "./localization_view.ts";

@@ -6,13 +6,10 @@
  * @module
  */
 import { basename, extname, join } from "node:path";
-import { createMask, type Mask, type RgbImage } from "../data/rgb_image.ts";
+import type { RgbImage } from "../data/rgb_image.ts";
 import { saveRgbPng } from "../data/images.ts";
-import { heatmapOverlay, outlineMask, type Rgb } from "../plot/images.ts";
+import { heatmapOverlay, outlineMask, PREDICTED_COLOR, predictedMask } from "../plot/images.ts";
 import { mapScore } from "../localize/map_score.ts";
-
-/** Colour of the predicted-mask contour (cyan: it stands out on the inferno colour map). */
-export const PREDICTED_MASK_COLOR: Rgb = [0, 230, 255];
 
 /** The numbers printed for a map. */
 export interface MapSummary {
@@ -38,24 +35,9 @@ export function summarizeMap(
   return { mapMax, defectArea: count / map.length };
 }
 
-/** The predicted defect mask `map ≥ pixelThreshold` (0/255) of a `width × height` map. */
-export function predictedMask(
-  map: ArrayLike<number>,
-  width: number,
-  height: number,
-  pixelThreshold: number,
-): Mask {
-  if (map.length !== width * height) {
-    throw new RangeError(`predictedMask: ${map.length} values for a ${width}×${height} map`);
-  }
-  const mask = createMask(width, height);
-  for (let i = 0; i < map.length; i++) if (map[i] >= pixelThreshold) mask.data[i] = 255;
-  return mask;
-}
-
 /**
  * The heatmap picture of an image: its anomaly map in the inferno colour map over it (scaled to the map's own
- * range), and with a pixel threshold the outline of the predicted mask in {@link PREDICTED_MASK_COLOR}.
+ * range), and with a pixel threshold the outline of the predicted mask in `PREDICTED_COLOR` (cyan: it stands out on the inferno colour map).
  */
 export function heatmapPicture(
   image: RgbImage,
@@ -68,7 +50,7 @@ export function heatmapPicture(
   return outlineMask(
     overlay,
     predictedMask(map, image.width, image.height, pixelThreshold),
-    PREDICTED_MASK_COLOR,
+    PREDICTED_COLOR,
     thickness,
   );
 }

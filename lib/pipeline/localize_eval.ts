@@ -33,17 +33,17 @@ import {
   MASK_RESIZE,
   writeLocalization,
 } from "../io/localization_file.ts";
-import { defaultPatchGeometry, fitPatchDensity, patchMaps } from "../localize/patch.ts";
-import { GRADCAM_SIGMA, gradcamMaps } from "../localize/gradcam.ts";
+import { defaultPatchGeometry, fitPatchDensity, minPatchSize } from "../localize/patch.ts";
+import { modelConfigFor, type TrainConfig } from "../train/config.ts";
+import { GRADCAM_SIGMA } from "../localize/gradcam.ts";
 import { resizeMaskNearest } from "../localize/resample.ts";
-import { sspcabMaps } from "../localize/sspcab_map.ts";
 import { composeGrid, heatmapOverlay, localizationPanel, overlayMask } from "../plot/images.ts";
 import { proCurveFigure, thinCurve } from "../plot/figure.ts";
 import { savePng } from "../plot/png.ts";
 import type { TrainedModel } from "../train/model_file.ts";
 import { UserError } from "../util/errors.ts";
 import { loadEvaluatedModel } from "./evaluated_model.ts";
-import { createProgress, type Progress, textSink } from "../util/progress.ts";
+import { imageProgress, methodMaps } from "./method_maps.ts";
 
 /** `--localization` values: a map method, `all` (every method the model supports) or `none`. */
 export const LOCALIZE_CHOICES = ["none", "sspcab", "gradcam", "patch", "all"] as const;
@@ -129,8 +129,11 @@ export interface LocalizationPlan {
 export interface LocalizableModel {
   /** The model file (named in messages). */
   path: string;
-  /** Its training settings: the patch size of a patch-level model, whether it has the SSPCAB block. */
-  config: { patchSize?: number | null; sspcab: boolean };
+  /**
+   * Its training settings: the patch size of a patch-level model, whether it has the SSPCAB block, and what
+   * the smallest usable patch depends on (the size and the block's settings).
+   */
+  config: Pick<TrainConfig, "patchSize" | "sspcab" | "size" | "headLayer" | "variant" | "sspcabLambda">;
 }
 
 // Why `model` (evaluated with `density`) cannot make maps of `method`, or null when it can.
@@ -140,13 +143,18 @@ function unsupportedReason(
   density: DensityKind,
 ): string | null {
   if (method === "patch" && !model.config.patchSize) {
-    return `${model.path} was trained on whole images (train with --patch_size N for patch maps)`;
+    const quarter = defaultPatchGeometry(model.config.size).patchSize;
+    const patch = Math.max(quarter, minPatchSize(modelConfigFor(model.config)));
+    const why = patch > quarter ? `; ${patch} px is the smallest patch a model with SSPCAB can use` : "";
+    return `${model.path} was trained on whole images; train a patch model with ` +
+      `\`deno task train --patch_size ${patch}\` (the paper: 64 at 256², a quarter of the side${why})`;
   }
   if (method === "sspcab" && !model.config.sspcab) {
     return `${model.path} has no SSPCAB block (trained with --no_sspcab)`;
   }
   if (method === "gradcam" && density !== "gaussian") {
-    return `the density is ${density}; GradCAM needs the gradient of the Gaussian's Mahalanobis score`;
+    return `the density is "${density}"; GradCAM needs the gradient of the Gaussian's Mahalanobis score ` +
+      "(evaluate with --density gaussian)";
   }
   return null;
 }
@@ -318,11 +326,6 @@ export interface MethodMapSettings {
   quiet?: boolean;
 }
 
-function mapProgress(settings: MethodMapSettings, label: string, total: number): Progress {
-  const bar = { label, total, unit: "img" };
-  return createProgress(settings.quiet ? { ...bar, sink: textSink(() => {}) } : bar);
-}
-
 /**
  * The maps of `images` by one method, with the options {@link methodOptions} gives (`patch` fits its Gaussian
  * on the training images `train` first — a function, so they are loaded only for it); a progress bar per
@@ -337,42 +340,20 @@ export async function computeMethodMaps(
   settings: MethodMapSettings = {},
 ): Promise<{ maps: Float32Array[]; patchDensity?: Density; fitSeconds?: number }> {
   const net = model.net;
-  const o = methodOptions(method, model, settings);
-  const batchSize = Math.max(1, settings.batchSize ?? 8);
-  if (method === "patch") {
-    const patchSize = o.patch_size as number;
-    const trainImages = await train();
-    const t0 = performance.now();
-    const fit = mapProgress(settings, "patch density (train)", trainImages.length);
-    const patchDensity = await fitPatchDensity(net, trainImages, {
-      patchSize,
-      onProgress: (done) => fit.update(done),
-    });
-    fit.done();
-    const fitSeconds = (performance.now() - t0) / 1000;
-    const bar = mapProgress(settings, "patch maps", images.length);
-    const maps = await patchMaps(net, patchDensity, images, {
-      patchSize,
-      stride: o.stride as number,
-      sigma: o.sigma as number,
-      onProgress: (done) => bar.update(done),
-    });
-    bar.done();
-    return { maps, patchDensity, fitSeconds };
-  }
-  const bar = mapProgress(settings, `${method} maps`, images.length);
-  const maps: Float32Array[] = [];
-  for (let start = 0; start < images.length; start += batchSize) {
-    const chunk = images.slice(start, start + batchSize);
-    maps.push(
-      ...(method === "sspcab"
-        ? await sspcabMaps(net, chunk, { sigma: o.sigma as number, batchSize })
-        : await gradcamMaps(net, density, chunk, { layer: "layer4", sigma: o.sigma as number, batchSize })),
-    );
-    bar.update(maps.length);
-  }
-  bar.done();
-  return { maps };
+  const options = methodOptions(method, model, settings);
+  const run = { batchSize: settings.batchSize, quiet: settings.quiet };
+  if (method !== "patch") return { maps: await methodMaps(method, net, density, images, options, run) };
+  const trainImages = await train();
+  const t0 = performance.now();
+  const fit = imageProgress(settings.quiet, "patch density (train)", trainImages.length);
+  const patchDensity = await fitPatchDensity(net, trainImages, {
+    patchSize: options.patch_size as number,
+    onProgress: (done) => fit.update(done),
+  });
+  fit.done();
+  const fitSeconds = (performance.now() - t0) / 1000;
+  const maps = await methodMaps(method, net, density, images, options, { ...run, patchDensity });
+  return { maps, patchDensity, fitSeconds };
 }
 
 /** Up to `n` defective test images, one per defect type first, then the rest in order. */

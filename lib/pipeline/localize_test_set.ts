@@ -16,17 +16,13 @@ import type { RgbImage } from "../data/rgb_image.ts";
 import type { Density } from "../eval/density.ts";
 import { scoreRows } from "../eval/density.ts";
 import { embedImages } from "../eval/embed.ts";
-import type { LocalizationMethod } from "../io/localization_file.ts";
-import { defaultPatchGeometry, minPatchSize } from "../localize/patch.ts";
+import { LOCALIZATION_METHODS, type LocalizationMethod } from "../io/localization_file.ts";
 import { disposeParams } from "../model/params.ts";
 import type { TrainedModel } from "../train/model_file.ts";
 import { createProgress, type ProgressOptions, textSink } from "../util/progress.ts";
 import { UserError } from "../util/errors.ts";
 import { loadEvaluatedModel } from "./evaluated_model.ts";
-import { computeMethodMaps, methodOptions, testMasks } from "./localize_eval.ts";
-
-/** The map methods in the order the notebook shows them. */
-export const MAP_METHOD_ORDER: readonly LocalizationMethod[] = ["sspcab", "gradcam", "patch"];
+import { computeMethodMaps, methodOptions, planLocalization, testMasks } from "./localize_eval.ts";
 
 /** Whether a map method can be computed for a model, and why not when it cannot. */
 export interface MethodAvailability {
@@ -92,7 +88,7 @@ export interface TestSetMaps {
   threshold: number;
   /** Which methods apply to this model. */
   availability: MethodAvailability[];
-  /** The maps of every method computed, in {@link MAP_METHOD_ORDER}. */
+  /** The maps of every method computed, in {@link LOCALIZATION_METHODS}. */
   methods: MethodMaps[];
 }
 
@@ -121,34 +117,10 @@ export interface TestSetMapsOptions {
  * density (its gradient is that of the Mahalanobis distance), `patch` a model trained on patches.
  */
 export function mapMethodsFor(model: TrainedModel, density: Density): MethodAvailability[] {
-  return MAP_METHOD_ORDER.map((method): MethodAvailability => {
-    if (method === "sspcab" && !model.config.sspcab) {
-      return {
-        method,
-        available: false,
-        reason: "the model was trained without the SSPCAB block (--no_sspcab)",
-      };
-    }
-    if (method === "gradcam" && density.kind !== "gaussian") {
-      return {
-        method,
-        available: false,
-        reason:
-          `the density is "${density.kind}"; GradCAM needs the Gaussian (evaluate with --density gaussian)`,
-      };
-    }
-    if (method === "patch" && !model.config.patchSize) {
-      const quarter = defaultPatchGeometry(model.config.size).patchSize;
-      const patch = Math.max(quarter, minPatchSize(model.net.config));
-      const why = patch > quarter ? `; ${patch} px is the smallest patch a model with SSPCAB can use` : "";
-      return {
-        method,
-        available: false,
-        reason: "no patch model: this model was trained on whole images; train one on patches with " +
-          `\`deno task train --patch_size ${patch}\` (the paper: 64 at 256², a quarter of the side${why})`,
-      };
-    }
-    return { method, available: true };
+  const { leftOut } = planLocalization("all", model, density.kind);
+  return LOCALIZATION_METHODS.map((method): MethodAvailability => {
+    const reason = leftOut.find((l) => l.method === method)?.reason;
+    return reason ? { method, available: false, reason } : { method, available: true };
   });
 }
 
@@ -206,7 +178,7 @@ export async function testSetMaps(options: TestSetMapsOptions): Promise<TestSetM
           );
         }
       }
-      methods = MAP_METHOD_ORDER.filter((m) => options.methods!.includes(m));
+      methods = LOCALIZATION_METHODS.filter((m) => options.methods!.includes(m));
     } else {
       methods = availability.filter((a) => a.available).map((a) => a.method);
     }

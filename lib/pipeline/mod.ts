@@ -41,8 +41,6 @@ export {
   heatmapPicture,
   type MapSummary,
   noPixelThresholdNote,
-  PREDICTED_MASK_COLOR,
-  predictedMask,
   predictionLines,
   summarizeMap,
   writeHeatmap,

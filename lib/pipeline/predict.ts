@@ -4,10 +4,7 @@
  * @module
  */
 import { loadRgb, type RgbImage } from "../data/images.ts";
-import { gradcamMaps } from "../localize/gradcam.ts";
-import { sspcabMaps } from "../localize/sspcab_map.ts";
-import { patchMaps } from "../localize/patch.ts";
-import type { TrunkLayer } from "../localize/trunk.ts";
+import { methodMaps } from "./method_maps.ts";
 import { heatmapNames, heatmapPaths, summarizeMap, writeHeatmap } from "./heatmap.ts";
 import type { ProjectionNet } from "../model/projection_net.ts";
 import { UserError } from "../util/errors.ts";
@@ -86,11 +83,6 @@ export function predictMapMethod(fitted: FittedModel, requested?: LocalizationMe
   return requested ?? fittedMap(fitted)?.method ?? "sspcab";
 }
 
-function numberOption(options: Record<string, number | string>, key: string): number | undefined {
-  const v = options[key];
-  return typeof v === "number" ? v : undefined;
-}
-
 /**
  * The anomaly maps of `method` for images at the model's size, with the options eval stored for that
  * method (defaults otherwise). `patch` needs the patch density eval stores.
@@ -102,33 +94,22 @@ export async function computeMaps(
   images: readonly RgbImage[],
   batchSize: number,
 ): Promise<Float32Array[]> {
-  const stored = fittedMap(fitted, method);
-  const options = stored?.options ?? {};
-  switch (method) {
-    case "sspcab":
-      return await sspcabMaps(net, images, { batchSize, sigma: numberOption(options, "sigma") });
-    case "gradcam":
-      return await gradcamMaps(net, fitted.density, images, {
-        batchSize,
-        sigma: numberOption(options, "sigma"),
-        ...(typeof options.layer === "string" ? { layer: options.layer as TrunkLayer } : {}),
-      });
-    case "patch":
-      if (!stored?.patchDensity) {
-        throw new UserError(
-          "the patch map needs the patch density that `deno task eval --localization patch` stores with the " +
-            "fitted model; this one has none",
-          "run `deno task eval --localization patch` for a model trained with --patch_size, or use --map sspcab",
-        );
-      }
-      return await patchMaps(net, stored.patchDensity, images, {
-        patchSize: numberOption(options, "patch_size"),
-        stride: numberOption(options, "stride"),
-        sigma: numberOption(options, "sigma"),
-      });
-    default:
-      throw new UserError(`unknown map "${method}"`, `use one of ${LOCALIZATION_METHODS.join(", ")}`);
+  if (!(LOCALIZATION_METHODS as readonly string[]).includes(method)) {
+    throw new UserError(`unknown map "${method}"`, `use one of ${LOCALIZATION_METHODS.join(", ")}`);
   }
+  const stored = fittedMap(fitted, method);
+  if (method === "patch" && !stored?.patchDensity) {
+    throw new UserError(
+      "the patch map needs the patch density that `deno task eval --localization patch` stores with the " +
+        "fitted model; this one has none",
+      "run `deno task eval --localization patch` for a model trained with --patch_size, or use --map sspcab",
+    );
+  }
+  return await methodMaps(method, net, fitted.density, images, stored?.options ?? {}, {
+    batchSize,
+    quiet: true,
+    patchDensity: stored?.patchDensity,
+  });
 }
 
 /**
