@@ -25,7 +25,6 @@ import {
   createProjectionNet,
   defaultProjectionNetConfig,
   headLayersFor,
-  type ProjectionNet,
 } from "../lib/model/projection_net.ts";
 import { saveStateDict } from "../lib/model/state_dict.ts";
 import { TRAIN_DEFAULTS } from "../lib/train/config.ts";
@@ -68,6 +67,7 @@ import {
 import type { BundleMetadata } from "../lib/export/bundle_metadata.ts";
 import type { FittedModel } from "../lib/eval/fitted_model.ts";
 import type { Tensor } from "../lib/util/tensor_types.ts";
+import { randomizeBatchNorm } from "./helpers/random_net.ts";
 
 const SIZE = 64;
 const REL = 1e-4;
@@ -82,26 +82,6 @@ const checkerMissing = await new Deno.Command(PYTHON, { args: ["-c", "import onn
   .then((r) => r.success ? "" : "python3 cannot import onnx", () => `${PYTHON} not found`);
 if (ortMissing) console.log(`onnxruntime checks skipped: ${ortMissing}`);
 if (checkerMissing) console.log(`onnx.checker skipped: ${checkerMissing}`);
-
-/** Random BatchNorm affine parameters and running statistics. */
-function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
-  for (const spec of net.specs) {
-    if (!spec.name.endsWith(".running_mean")) continue;
-    const bn = spec.name.slice(0, -".running_mean".length);
-    const n = spec.shape[0];
-    const gens: Array<[string, () => number]> = [
-      ["weight", () => rng.uniform(0.5, 1.5)],
-      ["bias", () => 0.2 * rng.normal()],
-      ["running_mean", () => 0.2 * rng.normal()],
-      ["running_var", () => rng.uniform(0.5, 2)],
-    ];
-    for (const [suffix, f] of gens) {
-      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
-      net.params.get(`${bn}.${suffix}`)!.assign(t);
-      t.dispose();
-    }
-  }
-}
 
 /** Synthetic RGB images: a smooth colour field, a bright square at a random place, noise. */
 function syntheticImages(rng: Rng, count: number): RgbImage[] {

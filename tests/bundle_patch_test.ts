@@ -27,7 +27,7 @@ import {
   type ProjectionNet,
 } from "../lib/model/projection_net.ts";
 import { disposeParams } from "../lib/model/params.ts";
-import { createRng, type Rng } from "../lib/util/rng.ts";
+import { createRng } from "../lib/util/rng.ts";
 import { UserError } from "../lib/util/errors.ts";
 import type { RgbImage } from "../lib/data/rgb_image.ts";
 import { fitPatchDensity, patchMaps } from "../lib/localize/patch.ts";
@@ -44,7 +44,7 @@ import {
   writePatchGraph,
 } from "../lib/export/patch_graph.ts";
 import { loadPatchMaps, patchMapsFromBundle } from "../lib/export/patch_maps.ts";
-import { patchModelOnDisk } from "./helpers/patch_model.ts";
+import { patchModelOnDisk, patchTestImages } from "./helpers/patch_model.ts";
 import { formatPrediction, predictImages, type Prediction } from "../lib/pipeline/predict.ts";
 import { exportBundle } from "../lib/export/bundle.ts";
 import { BUNDLE_FILES, readBundleMetadata, writeBundleMetadata } from "../lib/export/bundle_metadata.ts";
@@ -62,6 +62,7 @@ import { loadRgb } from "../lib/data/images.ts";
 import { fittedModelPath, loadFittedModel } from "../lib/eval/fitted_model.ts";
 import { loadScoringEngine } from "../lib/app/engine.ts";
 import { summarizeBundle } from "../lib/app/models.ts";
+import { randomizeBatchNorm } from "./helpers/random_net.ts";
 
 const SIZE = 64;
 const STRIDE = 8;
@@ -72,46 +73,6 @@ await initBackend("cpu");
 
 const ortMissing = await loadOnnxRuntime().then(() => "", (e: Error) => e.message.split("\n")[0]);
 if (ortMissing) console.log(`onnxruntime checks skipped: ${ortMissing}`);
-
-/** Random BatchNorm affine parameters and running statistics. */
-function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
-  for (const spec of net.specs) {
-    if (!spec.name.endsWith(".running_mean")) continue;
-    const bn = spec.name.slice(0, -".running_mean".length);
-    const n = spec.shape[0];
-    const gens: Array<[string, () => number]> = [
-      ["weight", () => rng.uniform(0.5, 1.5)],
-      ["bias", () => 0.2 * rng.normal()],
-      ["running_mean", () => 0.2 * rng.normal()],
-      ["running_var", () => rng.uniform(0.5, 2)],
-    ];
-    for (const [suffix, f] of gens) {
-      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
-      net.params.get(`${bn}.${suffix}`)!.assign(t);
-      t.dispose();
-    }
-  }
-}
-
-/** Synthetic RGB images: a smooth colour field, noise, and (when `defect`) a bright square somewhere. */
-function syntheticImages(rng: Rng, count: number, defect: boolean): RgbImage[] {
-  return Array.from({ length: count }, () => {
-    const data = new Uint8Array(SIZE * SIZE * 3);
-    const base = [rng.uniform(80, 160), rng.uniform(80, 160), rng.uniform(80, 160)];
-    const [r0, c0] = [rng.int(0, SIZE - 16), rng.int(0, SIZE - 16)];
-    for (let y = 0; y < SIZE; y++) {
-      for (let x = 0; x < SIZE; x++) {
-        const inRect = defect && y >= r0 && y < r0 + 14 && x >= c0 && x < c0 + 14;
-        for (let c = 0; c < 3; c++) {
-          const v = base[c] + 30 * Math.sin((x + 2 * c) / 9) + 20 * Math.cos(y / 7) + 8 * rng.normal() +
-            (inRect ? 90 : 0);
-          data[(y * SIZE + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
-        }
-      }
-    }
-    return { width: SIZE, height: SIZE, data };
-  });
-}
 
 /**
  * Assert that every map equals its reference within REL of the reference's maximum (the maps must vary, or a
@@ -158,7 +119,7 @@ async function makeCase(sspcab: boolean, patchSize: number, seed: number): Promi
   const net = createProjectionNet(config, seed);
   const rng = createRng(seed + 1);
   randomizeBatchNorm(net, rng);
-  const train = syntheticImages(rng, 4, false);
+  const train = patchTestImages(rng, 4, false);
   const density = await fitPatchDensity(net, train, { patchSize, stride: STRIDE });
   const map: FittedMap = {
     method: "patch",
@@ -168,7 +129,7 @@ async function makeCase(sspcab: boolean, patchSize: number, seed: number): Promi
     auPro: 0.5,
     patchDensity: density,
   };
-  return { net, patchSize, density, map, images: syntheticImages(rng, 3, true) };
+  return { net, patchSize, density, map, images: patchTestImages(rng, 3, true) };
 }
 
 /** A bundle folder with the fitted density (holding the patch map) and the patch model files. */

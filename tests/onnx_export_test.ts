@@ -58,6 +58,7 @@ import {
   runOnnxBatch,
 } from "../lib/export/onnx_engine.ts";
 import { LIBRARY_VERSION } from "../lib/version.ts";
+import { randomizeBatchNorm } from "./helpers/random_net.ts";
 
 const SIZE = 64;
 const DIM = 512;
@@ -78,26 +79,6 @@ const samplePaths = (await Promise.all(SAMPLES.map((p) => Deno.stat(p).then(() =
 if (ortMissing) console.log(`onnxruntime checks skipped: ${ortMissing}`);
 if (checkerMissing) console.log(`onnx.checker skipped: ${checkerMissing}`);
 if (samplePaths.length < SAMPLES.length) console.log("sample images absent: synthetic images only");
-
-/** Random BatchNorm affine parameters and running statistics, so that folding really matters. */
-function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
-  for (const spec of net.specs) {
-    if (!spec.name.endsWith(".running_mean")) continue;
-    const bn = spec.name.slice(0, -".running_mean".length);
-    const n = spec.shape[0];
-    const gens: Array<[string, () => number]> = [
-      ["weight", () => rng.uniform(0.5, 1.5)],
-      ["bias", () => 0.2 * rng.normal()],
-      ["running_mean", () => 0.2 * rng.normal()],
-      ["running_var", () => rng.uniform(0.5, 2)],
-    ];
-    for (const [suffix, f] of gens) {
-      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
-      net.params.get(`${bn}.${suffix}`)!.assign(t);
-      t.dispose();
-    }
-  }
-}
 
 /** Synthetic RGB images: smooth colour gradients with a random rectangle and noise. */
 function syntheticImages(rng: Rng, count: number): RgbImage[] {

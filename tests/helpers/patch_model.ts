@@ -9,9 +9,8 @@
  * 60–97 % quantiles, so the defect area is neither empty nor full and does not flip on float32 rounding.
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
-import { createProjectionNet, type ProjectionNet } from "../../lib/model/projection_net.ts";
+import { createProjectionNet } from "../../lib/model/projection_net.ts";
 import { saveStateDict } from "../../lib/model/state_dict.ts";
 import { modelConfigFor, TRAIN_DEFAULTS } from "../../lib/train/config.ts";
 import { disposeParams } from "../../lib/model/params.ts";
@@ -28,31 +27,12 @@ import {
   saveFittedModel,
 } from "../../lib/eval/fitted_model.ts";
 import { computeMaps } from "../../lib/pipeline/predict.ts";
+import { randomizeBatchNorm } from "./random_net.ts";
 
 /** Side of the images. */
 export const PATCH_TEST_SIZE = 64;
 /** Grid stride of the patch map. */
 export const PATCH_TEST_STRIDE = 8;
-
-/** Random BatchNorm affine parameters and running statistics. */
-export function randomizeBatchNorm(net: ProjectionNet, rng: Rng): void {
-  for (const spec of net.specs) {
-    if (!spec.name.endsWith(".running_mean")) continue;
-    const bn = spec.name.slice(0, -".running_mean".length);
-    const n = spec.shape[0];
-    const gens: Array<[string, () => number]> = [
-      ["weight", () => rng.uniform(0.5, 1.5)],
-      ["bias", () => 0.2 * rng.normal()],
-      ["running_mean", () => 0.2 * rng.normal()],
-      ["running_var", () => rng.uniform(0.5, 2)],
-    ];
-    for (const [suffix, f] of gens) {
-      const t = tf.tensor1d(Float32Array.from({ length: n }, f));
-      net.params.get(`${bn}.${suffix}`)!.assign(t);
-      t.dispose();
-    }
-  }
-}
 
 /** Synthetic RGB images: a smooth colour field, noise, and (when `defect`) a bright square somewhere. */
 export function patchTestImages(rng: Rng, count: number, defect: boolean): RgbImage[] {
